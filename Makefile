@@ -1,0 +1,44 @@
+# Thin wrapper: set-up script, CMake presets, ctest. The README's two commands are
+# `make run` and `make test`.
+PRESET ?= openmp
+HNET_DEPS_PREFIX ?= $(HOME)/.cache/hnet/kokkos-3.4.1-openmp
+DECK ?= inputs/quick.toml
+JOBS ?= $(shell nproc)
+
+build_dir_openmp := build
+build_dir_serial := build-serial
+build_dir_debug := build-debug
+BUILD_DIR ?= $(or $(build_dir_$(PRESET)),build-$(PRESET))
+
+# Threads unbound, as libgomp does by default (spread binding halved GEMM speed on 2 cores).
+export OMP_PROC_BIND ?= false
+
+# Presets for your own Kokkos (cuda, hip) take Kokkos_ROOT from the environment instead.
+ifneq ($(filter openmp serial debug,$(PRESET)),)
+  KOKKOS_FLAGS := -DKokkos_ROOT=$(HNET_DEPS_PREFIX) -DKokkosKernels_ROOT=$(HNET_DEPS_PREFIX)
+  SETUP := setup
+endif
+
+.PHONY: all setup configure build run test bench clean
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+configure: $(SETUP)
+	cmake --preset $(PRESET) $(KOKKOS_FLAGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/bin/hnet handbuilt --deck $(DECK)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 1
+
+bench: build
+	$(BUILD_DIR)/bin/hnet_bench_kernels
+
+clean:
+	rm -rf $(BUILD_DIR)

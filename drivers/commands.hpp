@@ -1,0 +1,21 @@
+#pragma once
+// Each subcommand registers its options on the CLI11 app and returns the function that runs it.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace hnet::driver {
+
+struct Command {
+  CLI::App* subcommand;
+  std::function<int(MPI_Comm)> run;
+};
+
+Command add_deck_command(CLI::App& app);
+Command add_handbuilt_command(CLI::App& app);
+
+// Prints on rank 0 only.
+bool is_root(MPI_Comm comm);
+
+}  // namespace hnet::driver

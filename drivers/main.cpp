@@ -1,0 +1,83 @@
+// hnet: MPI_Init → { Kokkos::ScopeGuard; parse; run } → MPI_Finalize, so every View dies before
+// Kokkos finalizes and Kokkos before MPI.
+#include <mpi.h>
+
+#include <CLI/CLI.hpp>
+#include <Kokkos_Core.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include "commands.hpp"
+#include "hnet/version.hpp"
+
+namespace hnet::driver {
+bool is_root(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  return rank == 0;
+}
+}  // namespace hnet::driver
+
+namespace {
+
+int run(int argc, char** argv) {
+  using namespace hnet::driver;
+  CLI::App app{"hnet: a β-conditioned graph hypernetwork that writes interpretable L1-norm networks"};
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print version, git hash, Kokkos and MPI configuration");
+  std::vector<Command> commands;
+  CLI::App* version_cmd = app.add_subcommand("version", "Same as --version");
+  auto print_version = [](MPI_Comm comm) {
+    const std::string report = hnet::version_report(comm);
+    if (is_root(comm)) std::cout << report << std::flush;
+    return 0;
+  };
+  commands.push_back({version_cmd, print_version});
+  commands.push_back(add_deck_command(app));
+  commands.push_back(add_handbuilt_command(app));
+
+  const bool root = is_root(MPI_COMM_WORLD);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (root) {
+      const int code = app.exit(e);
+      return code == 0 ? 0 : 2;
+    }
+    return e.get_exit_code() == 0 ? 0 : 2;
+  }
+  if (show_version) return print_version(MPI_COMM_WORLD);
+  for (const Command& command : commands)
+    if (command.subcommand->parsed()) return command.run(MPI_COMM_WORLD);
+  if (root) std::cout << app.help();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  // libgomp's default is unbound threads; say so explicitly (OMP_PROC_BIND=spread halved GEMM
+  // speed on 2-core machines) and keep Kokkos from warning about it on every start.
+  setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
+  int code = 0;
+  {
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    try {
+      code = run(argc, argv);
+    } catch (const std::exception& e) {
+      int rank = 0, size = 1;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &size);
+      if (size > 1) std::cerr << "[rank " << rank << "] ";
+      std::cerr << "hnet: error: " << e.what() << std::endl;
+      // Other ranks may be waiting in a collective: only an abort is sure to end them.
+      if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+      code = 1;
+    }
+  }
+  MPI_Finalize();
+  return code;
+}

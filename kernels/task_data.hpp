@@ -1,0 +1,58 @@
+#pragma once
+// Task data (model.md §1): inputs x ~ N(0,1) or U[-1,1] and targets ‖x‖₁ (or ‖x‖₂², ‖x‖∞) for a
+// batch of B_β networks × B_x inputs. No parameters, so no backward.
+#include <cstdint>
+
+#include "kernels/random.hpp"
+#include "kernels/views.hpp"
+
+namespace hnet::kernels {
+
+enum class InputKind : int { normal = 0, uniform = 1 };
+enum class NormKind : int { l1 = 0, l2sq = 1, linf = 2 };
+
+struct TaskDataKeys {
+  std::uint64_t seed = 0;
+  Purpose purpose = Purpose::task_inputs;
+  std::uint64_t step = 0;
+  // Network b of this batch draws from stream (network_offset + b); with shared_inputs every
+  // network sees the inputs of stream network_offset (a fixed evaluation set).
+  std::uint64_t network_offset = 0;
+  bool shared_inputs = false;
+};
+
+
+template <class T>
+KOKKOS_INLINE_FUNCTION T sample_input(InputKind input, RngKey key, std::uint64_t element) {
+  return input == InputKind::normal ? static_cast<T>(normal(key, element))
+                                    : static_cast<T>(uniform(key, element, -1.0, 1.0));
+}
+
+// x: [B][S][n] inputs, y: [B][S] targets.
+template <class ExecSpaceT, class T>
+void task_data_forward(const ExecSpaceT& exec, const View3<T, typename ExecSpaceT::memory_space>& x,
+                       const View2<T, typename ExecSpaceT::memory_space>& y, const TaskDataKeys keys,
+                       const InputKind input, const NormKind norm) {
+  const std::int64_t batch = x.extent(0), samples = x.extent(1), n = x.extent(2);
+  Kokkos::parallel_for(
+      "hnet::task_data_forward",
+      Kokkos::RangePolicy<ExecSpaceT>(exec, 0, batch * samples),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / samples, s = flat % samples;
+        const std::uint64_t stream = keys.network_offset + (keys.shared_inputs ? 0 : b);
+        const RngKey key = make_key(keys.seed, keys.purpose, keys.step, stream);
+        double target = 0.0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          const T xi = sample_input<T>(input, key, static_cast<std::uint64_t>(s * n + i));
+          x(b, s, i) = xi;
+          const double v = static_cast<double>(xi);
+          const double a = v < 0 ? -v : v;
+          if (norm == NormKind::l1) target += a;
+          else if (norm == NormKind::l2sq) target += v * v;
+          else target = a > target ? a : target;
+        }
+        y(b, s) = static_cast<T>(target);
+      });
+}
+
+}  // namespace hnet::kernels

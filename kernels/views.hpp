@@ -1,0 +1,41 @@
+#pragma once
+// View and execution-space vocabulary shared by every kernel. Everything that crosses the
+// host, MPI, HDF5 or checkpoint boundary is LayoutRight, so flat copies are well defined.
+#include <Kokkos_Core.hpp>
+
+namespace hnet {
+
+#if defined(HNET_FORCE_SERIAL)
+using ExecSpace = Kokkos::Serial;
+#else
+using ExecSpace = Kokkos::DefaultExecutionSpace;
+#endif
+using MemSpace = typename ExecSpace::memory_space;
+
+template <class T, class Space = MemSpace>
+using View1 = Kokkos::View<T*, Kokkos::LayoutRight, Space>;
+template <class T, class Space = MemSpace>
+using View2 = Kokkos::View<T**, Kokkos::LayoutRight, Space>;
+template <class T, class Space = MemSpace>
+using View3 = Kokkos::View<T***, Kokkos::LayoutRight, Space>;
+
+}  // namespace hnet
+
+namespace hnet::kernels {
+
+// Views in the memory space of execution space E, for kernel signatures:
+// template <class E, class T> void op_forward(const E& exec, const V3<E, T>& y, ...).
+template <class E, class T>
+using V1 = View1<T, typename E::memory_space>;
+template <class E, class T>
+using V2 = View2<T, typename E::memory_space>;
+template <class E, class T>
+using V3 = View3<T, typename E::memory_space>;
+
+// An optional view argument is passed as a default-constructed View.
+template <class View>
+inline bool present(const View& v) {
+  return v.data() != nullptr;
+}
+
+}  // namespace hnet::kernels
