@@ -12,6 +12,8 @@ if(count LESS 30)
 endif()
 foreach(line IN LISTS tests)
   string(REGEX REPLACE "Test +#[0-9]+: " "" name "${line}")
+  # Parameterised GoogleTest cases carry a "  # GetParam() = ..." note.
+  string(REGEX REPLACE "  # GetParam\\(\\) = .*$" "" name "${name}")
   if(NOT name MATCHES "^([A-Za-z0-9_/]+\\.[A-Za-z0-9_/]+|hnet_[a-z0-9_]+)$")
     message(FATAL_ERROR "suspicious test name discovered: '${name}'")
   endif()

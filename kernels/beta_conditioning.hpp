@@ -1,0 +1,194 @@
+#pragma once
+// β conditioning (model.md §6). φ = L3(swish(L2(swish(L1(u))))), 1 → h1 → h2 → dφ, is shared by
+// every network of the batch (its weights Q are trained directly, not generated); then every
+// hypernetwork parameter is P[b][i] = P0[i] + Σ_c U[i][c]·φ[b][c].
+#include <cstdint>
+
+#include "kernels/activations.hpp"
+#include "kernels/pairwise_sum.hpp"
+#include "kernels/views.hpp"
+
+namespace hnet::kernels {
+
+// Dimensions and offsets into Q of the φ MLP; weights row-major [in][out].
+struct PhiLayout {
+  std::int64_t h1, h2, dphi, w1, b1, w2, b2, w3, b3;
+};
+
+// The tensors packed one after another from `offset`; the end is `layout.b3 + layout.dphi`.
+inline PhiLayout packed_phi_layout(std::int64_t h1, std::int64_t h2, std::int64_t dphi, std::int64_t offset = 0) {
+  PhiLayout l{h1, h2, dphi, offset, 0, 0, 0, 0, 0};
+  l.b1 = l.w1 + h1, l.w2 = l.b1 + h1, l.b2 = l.w2 + h1 * h2, l.w3 = l.b2 + h2, l.b3 = l.w3 + h2 * dphi;
+  return l;
+}
+
+// phi: [B][dφ]; a1: [B][h1], a2: [B][h2] pre-activations saved for backward; u: [B]; Q: flat weights.
+template <class E, class T>
+void phi_forward(const E& exec, const V2<E, T>& phi, const V2<E, T>& a1, const V2<E, T>& a2, const V1<E, T>& u,
+                 const V1<E, T>& Q, const PhiLayout layout) {
+  const std::int64_t batch = u.extent(0);
+  const PhiLayout L = layout;
+  Kokkos::parallel_for(
+      "hnet::phi_forward::layer1", Kokkos::RangePolicy<E>(exec, 0, batch * L.h1),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / L.h1, j = flat % L.h1;
+        a1(b, j) = u(b) * Q(L.w1 + j) + Q(L.b1 + j);
+      });
+  Kokkos::parallel_for(
+      "hnet::phi_forward::layer2", Kokkos::RangePolicy<E>(exec, 0, batch * L.h2),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / L.h2, j = flat % L.h2;
+        T acc = Q(L.b2 + j);
+        for (std::int64_t i = 0; i < L.h1; ++i) acc += swish(a1(b, i)) * Q(L.w2 + i * L.h2 + j);
+        a2(b, j) = acc;
+      });
+  Kokkos::parallel_for(
+      "hnet::phi_forward::layer3", Kokkos::RangePolicy<E>(exec, 0, batch * L.dphi),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / L.dphi, c = flat % L.dphi;
+        T acc = Q(L.b3 + c);
+        for (std::int64_t i = 0; i < L.h2; ++i) acc += swish(a2(b, i)) * Q(L.w3 + i * L.dphi + c);
+        phi(b, c) = acc;
+      });
+}
+
+namespace detail {
+
+// dJ/da2[b,j], re-formed where needed: the MLP is tiny and the signature has no scratch.
+template <class V1T, class V2T>
+KOKKOS_INLINE_FUNCTION typename V2T::value_type phi_da2(const V2T& dphi, const V1T& Q, const V2T& a2, const PhiLayout L,
+                                                        std::int64_t b, std::int64_t j) {
+  typename V2T::value_type acc = 0;
+  for (std::int64_t c = 0; c < L.dphi; ++c) acc += Q(L.w3 + j * L.dphi + c) * dphi(b, c);
+  return acc * swish_derivative(a2(b, j));
+}
+
+}  // namespace detail
+
+// dQ += Σ_b, one work item per weight element. Sums over the networks of a step follow the
+// pairwise tree of kernels/pairwise_sum.hpp, so they do not depend on how ranks split the batch.
+// No gradient for u.
+template <class E, class T>
+void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const V1<E, T>& u, const V1<E, T>& Q,
+                  const V2<E, T>& a1, const V2<E, T>& a2, const PhiLayout layout) {
+  const std::int64_t batch = u.extent(0);
+  const PhiLayout L = layout;
+  // Layer 3: dW3[i][c] = Σ_b swish(a2[b,i]) dφ[b,c] for i < h2; i == h2 stands for the bias.
+  Kokkos::parallel_for(
+      "hnet::phi_backward::layer3", Kokkos::RangePolicy<E>(exec, 0, (L.h2 + 1) * L.dphi),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t i = flat / L.dphi, c = flat % L.dphi;
+        PairwiseSum<T> acc;
+        for (std::int64_t b = 0; b < batch; ++b) acc.add(i < L.h2 ? swish(a2(b, i)) * dphi(b, c) : dphi(b, c));
+        dQ(i < L.h2 ? L.w3 + i * L.dphi + c : L.b3 + c) += acc.total();
+      });
+  Kokkos::parallel_for(
+      "hnet::phi_backward::layer2", Kokkos::RangePolicy<E>(exec, 0, (L.h1 + 1) * L.h2),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t i = flat / L.h2, j = flat % L.h2;
+        PairwiseSum<T> acc;
+        for (std::int64_t b = 0; b < batch; ++b) {
+          const T g = detail::phi_da2(dphi, Q, a2, L, b, j);
+          acc.add(i < L.h1 ? swish(a1(b, i)) * g : g);
+        }
+        dQ(i < L.h1 ? L.w2 + i * L.h2 + j : L.b2 + j) += acc.total();
+      });
+  // Layer 1 has one input, so item j owns both W1[0][j] and b1[j].
+  Kokkos::parallel_for(
+      "hnet::phi_backward::layer1", Kokkos::RangePolicy<E>(exec, 0, L.h1), KOKKOS_LAMBDA(const std::int64_t j) {
+        PairwiseSum<T> acc_w, acc_b;
+        for (std::int64_t b = 0; b < batch; ++b) {
+          T g = 0;
+          for (std::int64_t o = 0; o < L.h2; ++o) g += Q(L.w2 + j * L.h2 + o) * detail::phi_da2(dphi, Q, a2, L, b, o);
+          g *= swish_derivative(a1(b, j));
+          acc_w.add(u(b) * g);
+          acc_b.add(g);
+        }
+        dQ(L.w1 + j) += acc_w.total();
+        dQ(L.b1 + j) += acc_b.total();
+      });
+}
+
+// P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. One item per parameter, so each
+// row of U is read once for the whole batch.
+template <class E, class T>
+void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
+                                 const V2<E, T>& phi) {
+  const std::int64_t batch = P.extent(0), p = P.extent(1), dphi = U.extent(1);
+  Kokkos::parallel_for(
+      "hnet::generate_parameters_forward", Kokkos::RangePolicy<E>(exec, 0, p), KOKKOS_LAMBDA(const std::int64_t i) {
+        for (std::int64_t b = 0; b < batch; ++b) {
+          T acc = 0;
+          for (std::int64_t c = 0; c < dphi; ++c) acc += U(i, c) * phi(b, c);
+          P(b, i) = P0(i) + acc;
+        }
+      });
+}
+
+// Rows of U per partial sum of dφ. A constant of the algorithm, never of the thread count, so the
+// reduction tree (and with it every bit of dφ) is the same on every backend.
+constexpr std::int64_t generate_parameters_chunk = 1024;
+
+// dP0[i] += Σ_b dP[b][i]; dU[i][c] += Σ_b dP[b][i]·φ[b][c]; dφ[b][c] += Σ_i U[i][c]·dP[b][i]
+// (any of the three may be absent).
+template <class E, class T>
+void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E, T>& dU, const V2<E, T>& dphi,
+                                  const V2<E, T>& dP, const V2<E, T>& U, const V2<E, T>& phi) {
+  const std::int64_t batch = dP.extent(0), p = dP.extent(1), dim = U.extent(1);
+  if (present(dP0) || present(dU)) {
+    const bool want_p0 = present(dP0), want_u = present(dU);
+    Kokkos::parallel_for(
+        "hnet::generate_parameters_backward::P0_U", Kokkos::RangePolicy<E>(exec, 0, p),
+        KOKKOS_LAMBDA(const std::int64_t i) {
+          if (want_p0) {
+            PairwiseSum<T> acc;
+            for (std::int64_t b = 0; b < batch; ++b) acc.add(dP(b, i));
+            dP0(i) += acc.total();
+          }
+          if (want_u)
+            for (std::int64_t c = 0; c < dim; ++c) {
+              PairwiseSum<T> acc;
+              for (std::int64_t b = 0; b < batch; ++b) acc.add(dP(b, i) * phi(b, c));
+              dU(i, c) += acc.total();
+            }
+        });
+  }
+  if (!present(dphi)) return;
+
+  // One team per network: its threads fill one row of partial sums per chunk of U (team scratch),
+  // then the partials are added in chunk order. Large tables go to level-1 scratch, which GPUs
+  // back with global memory.
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  using Scratch =
+      Kokkos::View<double**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  const std::int64_t chunks = (p + generate_parameters_chunk - 1) / generate_parameters_chunk;
+  const std::size_t bytes = Scratch::shmem_size(chunks, dim);
+  const int level = bytes <= 16384 ? 0 : 1;
+  Kokkos::parallel_for(
+      "hnet::generate_parameters_backward::phi",
+      Policy(exec, batch, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank();
+        Scratch partial(team.team_scratch(level), chunks, dim);
+        // A plain strided loop: nested TeamThreadRange lambdas would need hand-written captures.
+        const std::int64_t rank = team.team_rank(), size = team.team_size();
+        for (std::int64_t chunk = rank; chunk < chunks; chunk += size) {
+          for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = 0;
+          const std::int64_t i0 = chunk * generate_parameters_chunk;
+          const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
+          for (std::int64_t i = i0; i < i1; ++i) {
+            const double g = dP(b, i);
+            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) += static_cast<double>(U(i, c)) * g;
+          }
+        }
+        team.team_barrier();
+        for (std::int64_t c = rank; c < dim; c += size) {
+          double sum = 0;
+          for (std::int64_t chunk = 0; chunk < chunks; ++chunk) sum += partial(chunk, c);
+          dphi(b, c) += static_cast<T>(sum);
+        }
+      });
+}
+
+}  // namespace hnet::kernels

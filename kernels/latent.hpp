@@ -1,0 +1,141 @@
+#pragma once
+// The latent channel of model.md §5.3 on a set of rows (nodes or edges):
+//   z = μ + σ ⊙ ε,  KL(N(μ, σ²) ‖ N(μ_pr, s_pr²)) = ln(s_pr/σ) + (σ² + (μ − μ_pr)²)/(2 s_pr²) − ½,
+// with σ from ρ either bounded (σ_p·sigmoid(ρ)) or softplus(ρ) + 1e-4. The prior is N(0, s²) with
+// s = σ_p (bounded) or 1 (softplus), or learned: (μ_pr, ρ_pr) with s_pr formed from ρ_pr like σ.
+// ε is keyed by the global network and row index, so a node's noise does not depend on which rank
+// or batch slot computes it. KL and its derivatives are evaluated in double through ln σ, which
+// stays finite where σ itself underflows.
+#include <cstdint>
+
+#include "kernels/compat.hpp"
+#include "kernels/random.hpp"
+#include "kernels/views.hpp"
+
+namespace hnet::kernels {
+
+enum class SigmaKind : int { bounded = 0, softplus = 1 };
+
+struct LatentOptions {
+  SigmaKind sigma = SigmaKind::bounded;
+  double prior_scale = 0.2;  // σ_p
+  bool learned_prior = false;
+  bool use_mean = false;  // z = μ (posterior mean), ε = 0
+  std::uint64_t seed = 0, step = 0, network_offset = 0, level = 0, row_offset = 0;
+};
+
+namespace detail {
+
+// σ, ln σ and their derivatives with respect to ρ.
+struct Spread {
+  double sigma, log_sigma, dsigma, dlog_sigma;
+};
+
+// Both forms of σ need only e = exp(−|ρ|): sigmoid(ρ), 1 − sigmoid(ρ) and softplus(±ρ) all
+// follow from it without overflow. ln(1 + e) loses relative accuracy only where e is tiny, and
+// there it is added to ln σ_p or to σ's 1e-4 floor, which swamp the difference; log1p would cost
+// several times more.
+KOKKOS_INLINE_FUNCTION Spread spread(double rho, SigmaKind kind, double prior_scale, double log_prior_scale) {
+  const double e = compat::exp(rho < 0 ? rho : -rho), tail = compat::log(1 + e);
+  const double rising = rho >= 0 ? 1 / (1 + e) : e / (1 + e), falling = rho >= 0 ? e / (1 + e) : 1 / (1 + e);
+  if (kind == SigmaKind::bounded) {
+    const double sigma = prior_scale * rising;  // ln σ = ln σ_p − softplus(−ρ)
+    return {sigma, log_prior_scale - (rho < 0 ? -rho : 0.0) - tail, sigma * falling, falling};
+  }
+  const double sigma = (rho > 0 ? rho : 0.0) + tail + 1e-4;
+  return {sigma, compat::log(sigma), rising, rising / sigma};
+}
+
+// The posterior's σ and the prior's (s_pr, ln s_pr, d/dρ_pr) for row element c.
+template <class View>
+KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::int64_t b, std::int64_t r, std::int64_t k,
+                                    std::int64_t c, const LatentOptions& o, double log_prior_scale, Spread& q,
+                                    Spread& p, double& mu_prior) {
+  q = spread(post(b, r, k + c), o.sigma, o.prior_scale, log_prior_scale);
+  if (o.learned_prior) {
+    p = spread(prior(b, r, k + c), o.sigma, o.prior_scale, log_prior_scale);
+    mu_prior = prior(b, r, c);
+  } else {
+    const bool bounded = o.sigma == SigmaKind::bounded;
+    p = {bounded ? o.prior_scale : 1.0, bounded ? log_prior_scale : 0.0, 0.0, 0.0};
+    mu_prior = 0;
+  }
+}
+
+}  // namespace detail
+
+// z, sigma, eps: [B][R][k] (sigma and eps saved for backward); kl_rows: [B][R], Σ_c KL, written;
+// post: [B][R][2k] = (μ, ρ); prior: [B][R][2k] = (μ_pr, ρ_pr), read only with learned_prior.
+template <class E, class T>
+void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_rows, const V3<E, T>& sigma,
+                    const V3<E, T>& eps, const V3<E, T>& post, const V3<E, T>& prior, const LatentOptions options) {
+  const std::int64_t batch = z.extent(0), rows = z.extent(1), k = z.extent(2);
+  const double log_prior_scale = compat::log(options.prior_scale);
+  Kokkos::parallel_for(
+      "hnet::latent_forward", Kokkos::RangePolicy<E>(exec, 0, batch * rows), KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / rows, r = flat % rows;
+        const RngKey key = make_key(options.seed, Purpose::latent_noise, options.step,
+                                    options.network_offset + static_cast<std::uint64_t>(b), options.level);
+        double kl = 0;
+        for (std::int64_t c = 0; c < k; ++c) {
+          const double mu = post(b, r, c);
+          detail::Spread q, p;
+          double mu_pr;
+          detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+          const double e =
+              options.use_mean ? 0.0 : normal(key, (options.row_offset + static_cast<std::uint64_t>(r)) * k + c);
+          eps(b, r, c) = static_cast<T>(e);
+          sigma(b, r, c) = static_cast<T>(q.sigma);
+          z(b, r, c) = post(b, r, c) + static_cast<T>(q.sigma) * static_cast<T>(e);
+          const double gap = mu - mu_pr;
+          kl += p.log_sigma - q.log_sigma + (q.sigma * q.sigma + gap * gap) / (2 * p.sigma * p.sigma) - 0.5;
+        }
+        kl_rows(b, r) = kl;
+      });
+}
+
+// dkl: [B], dJ/d(total KL of network b), the upstream of every row's KL. dpost += ...; dprior +=
+// ... with learned_prior. σ is recomputed in double from ρ (its derivatives need sigmoid(ρ) anyway),
+// so the saved sigma is not read; it stays in the signature so callers keep one set of caches.
+template <class E, class T>
+void latent_backward(const E& exec, const V3<E, T>& dpost, const V3<E, T>& dprior, const V3<E, T>& dz,
+                     const V1<E, double>& dkl, const V3<E, T>& post, const V3<E, T>& prior, const V3<E, T>& sigma,
+                     const V3<E, T>& eps, const LatentOptions options) {
+  (void)sigma;
+  const std::int64_t batch = dz.extent(0), rows = dz.extent(1), k = dz.extent(2);
+  const double log_prior_scale = compat::log(options.prior_scale);
+  const bool want_post = present(dpost), want_prior = options.learned_prior && present(dprior);
+  Kokkos::parallel_for(
+      "hnet::latent_backward", Kokkos::RangePolicy<E>(exec, 0, batch * rows * k),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / (rows * k), r = (flat / k) % rows, c = flat % k;
+        const double mu = post(b, r, c), up = dkl(b), g = dz(b, r, c);
+        detail::Spread q, p;
+        double mu_pr;
+        detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+        const double inv_var = 1.0 / (p.sigma * p.sigma), gap = mu - mu_pr;
+        if (want_post) {
+          dpost(b, r, c) += static_cast<T>(g + up * gap * inv_var);
+          dpost(b, r, k + c) += static_cast<T>(g * static_cast<double>(eps(b, r, c)) * q.dsigma +
+                                               up * (q.sigma * q.dsigma * inv_var - q.dlog_sigma));
+        }
+        if (want_prior) {
+          dprior(b, r, c) += static_cast<T>(-up * gap * inv_var);
+          dprior(b, r, k + c) += static_cast<T>(up * p.dlog_sigma * (1.0 - (q.sigma * q.sigma + gap * gap) * inv_var));
+        }
+      });
+}
+
+// kl: [B] += Σ_r kl_rows[b][r], in row order.
+template <class E>
+void kl_sum_forward(const E& exec, const V1<E, double>& kl, const V2<E, double>& kl_rows) {
+  const std::int64_t batch = kl_rows.extent(0), rows = kl_rows.extent(1);
+  Kokkos::parallel_for(
+      "hnet::kl_sum_forward", Kokkos::RangePolicy<E>(exec, 0, batch), KOKKOS_LAMBDA(const std::int64_t b) {
+        double sum = 0;
+        for (std::int64_t r = 0; r < rows; ++r) sum += kl_rows(b, r);
+        kl(b) += sum;
+      });
+}
+
+}  // namespace hnet::kernels

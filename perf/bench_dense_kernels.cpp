@@ -1,0 +1,208 @@
+// Micro-benchmarks of the dense kernels at the quick (B=8, d=32) and paper (B=32, d=64) sizes on
+// the n=16, m=48 graph (N=65 nodes, E=816 edges). Edge rows dominate the model's cost, so each
+// kernel runs on the edge tensor it sees in a block (model.md §5.1). Run:
+//   OMP_NUM_THREADS=2 OMP_PROC_BIND=false build/bin/hnet_bench_dense_kernels
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+
+#include "hnet/graph.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/layernorm.hpp"
+#include "kernels/linear.hpp"
+#include "kernels/pointwise.hpp"
+
+namespace hk = hnet::kernels;
+
+namespace {
+
+constexpr std::int64_t graph_n = 16, graph_m = 48;
+using F3 = hnet::View3<float>;
+using F2 = hnet::View2<float>;
+
+// Wall time: the OpenMP workers' time is not in the main thread's CPU time.
+void sizes(benchmark::internal::Benchmark* b) {
+  b->Args({8, 32})->Args({32, 64})->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+// Edge MLP (3d → 2d → d): both layer shapes, since the first is the model's largest GEMM.
+void linear_sizes(benchmark::internal::Benchmark* b) {
+  for (const auto& bd : {std::pair<int, int>{8, 32}, std::pair<int, int>{32, 64}})
+    b->Args({bd.first, bd.second, 3, 2})->Args({bd.first, bd.second, 2, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+void set_counters(benchmark::State& state, double flops, double bytes) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+F3 filled3(std::int64_t B, std::int64_t R, std::int64_t C, float value) {
+  F3 v("hnet::bench::v3", B, R, C);
+  Kokkos::deep_copy(v, value);
+  return v;
+}
+F2 filled2(std::int64_t B, std::int64_t p, float value) {
+  F2 v("hnet::bench::v2", B, p);
+  Kokkos::deep_copy(v, value);
+  return v;
+}
+
+template <class F>
+void timed(benchmark::State& state, F&& kernel) {
+  hnet::ExecSpace exec;
+  kernel(exec);  // first touch and thread start-up outside the timing
+  exec.fence();
+  for (auto _ : state) {
+    kernel(exec);
+    exec.fence();
+  }
+}
+
+void BM_LayerNormForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 3 * d;
+  F3 x = filled3(B, E, C, 0.5f), y = filled3(B, E, C, 0.f);
+  F2 mean = filled2(B, E, 0.f), rstd = filled2(B, E, 0.f), P = filled2(B, 2 * C, 1.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::layernorm_forward(exec, y, mean, rstd, x, P, 0, C); });
+  set_counters(state, 8.0 * B * E * C, 4.0 * B * (2.0 * E * C + 2.0 * E + 2.0 * C));
+}
+BENCHMARK(BM_LayerNormForward)->Apply(sizes);
+
+void BM_LayerNormBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 3 * d;
+  F3 x = filled3(B, E, C, 0.5f), dy = filled3(B, E, C, 1.f), dx = filled3(B, E, C, 0.f);
+  F2 mean = filled2(B, E, 0.f), rstd = filled2(B, E, 1.f), P = filled2(B, 2 * C, 1.f), dP = filled2(B, 2 * C, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::layernorm_backward(exec, dx, dP, dy, x, P, mean, rstd, 0, C);
+  });
+  // dx reads x, dy and writes dx; the gain/bias pass reads x and dy again.
+  set_counters(state, 16.0 * B * E * C, 4.0 * B * (5.0 * E * C + 4.0 * E + 4.0 * C));
+}
+BENCHMARK(BM_LayerNormBackward)->Apply(sizes);
+
+void BM_LinearForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  F3 x = filled3(B, E, Cin, 0.5f), y = filled3(B, E, Cout, 0.f);
+  F2 P = filled2(B, p, 0.01f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_forward(exec, y, x, P, 0, Cin * Cout, false); });
+  set_counters(state, 2.0 * B * E * Cin * Cout, 4.0 * B * (E * Cin + E * Cout + p));
+}
+BENCHMARK(BM_LinearForward)->Apply(linear_sizes);
+
+void BM_LinearBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  F3 x = filled3(B, E, Cin, 0.5f), dy = filled3(B, E, Cout, 1.f), dx = filled3(B, E, Cin, 0.f);
+  F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_backward(exec, dx, dP, dy, x, P, 0, Cin * Cout); });
+  // dx = dy·Wᵀ and dW = xᵀ·dy: two GEMMs of the forward's size, plus the bias sum.
+  set_counters(state, 4.0 * B * E * Cin * Cout + 1.0 * B * E * Cout,
+               4.0 * B * (2.0 * E * Cin + E * Cout + 3.0 * p));
+}
+BENCHMARK(BM_LinearBackward)->Apply(linear_sizes);
+
+void BM_SwishForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 2 * d;
+  F3 x = filled3(B, E, C, 0.5f), y = filled3(B, E, C, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::swish_forward(exec, y, x); });
+  set_counters(state, 4.0 * B * E * C, 8.0 * B * E * C);  // exp counted as one
+}
+BENCHMARK(BM_SwishForward)->Apply(sizes);
+
+void BM_SwishBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 2 * d;
+  F3 x = filled3(B, E, C, 0.5f), dy = filled3(B, E, C, 1.f), dx = filled3(B, E, C, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::swish_backward(exec, dx, dy, x); });
+  set_counters(state, 9.0 * B * E * C, 16.0 * B * E * C);
+}
+BENCHMARK(BM_SwishBackward)->Apply(sizes);
+
+void BM_EdgeInputsForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1);
+  const auto graph = hnet::build_graph(graph_n, graph_m);
+  const std::int64_t N = graph.nodes, E = graph.edges;
+  F3 e = filled3(B, E, d, 1.f), h = filled3(B, N, d, 2.f), g = filled3(B, E, 3 * d, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::edge_inputs_forward(exec, g, e, h, graph); });
+  set_counters(state, 0.0, 4.0 * B * E * 6.0 * d);
+}
+BENCHMARK(BM_EdgeInputsForward)->Apply(sizes);
+
+void BM_EdgeInputsBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1);
+  const auto graph = hnet::build_graph(graph_n, graph_m);
+  const std::int64_t N = graph.nodes, E = graph.edges;
+  F3 dg = filled3(B, E, 3 * d, 1.f), de = filled3(B, E, d, 0.f), dh = filled3(B, N, d, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::edge_inputs_backward(exec, de, dh, dg, graph); });
+  set_counters(state, 3.0 * B * E * d, 4.0 * B * (3.0 * E * d + 2.0 * E * d + 2.0 * N * d));
+}
+BENCHMARK(BM_EdgeInputsBackward)->Apply(sizes);
+
+// [e ; ê] for the edge posterior (model.md §5.3).
+void BM_ConcatForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  F3 a = filled3(B, E, d, 1.f), b = filled3(B, E, d, 2.f), y = filled3(B, E, 2 * d, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::concat_forward(exec, y, a, b); });
+  set_counters(state, 0.0, 4.0 * B * E * 4.0 * d);
+}
+BENCHMARK(BM_ConcatForward)->Apply(sizes);
+
+void BM_ConcatBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  F3 da = filled3(B, E, d, 0.f), db = filled3(B, E, d, 0.f), dy = filled3(B, E, 2 * d, 1.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::concat_backward(exec, da, db, dy); });
+  set_counters(state, 2.0 * B * E * d, 4.0 * B * E * 6.0 * d);
+}
+BENCHMARK(BM_ConcatBackward)->Apply(sizes);
+
+// The hidden-node rows of the node states (the rows b0 is read from, model.md §5.4).
+void BM_CopyRowsForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), N = graph_n + graph_m + 1;
+  F3 src = filled3(B, N, d, 1.f), dst = filled3(B, graph_m, d, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::copy_rows_forward(exec, dst, src, graph_n); });
+  set_counters(state, 0.0, 4.0 * B * graph_m * 2.0 * d);
+}
+BENCHMARK(BM_CopyRowsForward)->Apply(sizes);
+
+void BM_CopyRowsBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), N = graph_n + graph_m + 1;
+  F3 dsrc = filled3(B, N, d, 0.f), ddst = filled3(B, graph_m, d, 1.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::copy_rows_backward(exec, dsrc, ddst, graph_n); });
+  set_counters(state, 1.0 * B * graph_m * d, 4.0 * B * graph_m * 3.0 * d);
+}
+BENCHMARK(BM_CopyRowsBackward)->Apply(sizes);
+
+// The decoder's starting edge states S_type(e) (model.md §5.3): two edge types.
+void BM_TypeEmbeddingForward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1);
+  const auto graph = hnet::build_graph(graph_n, graph_m);
+  const std::int64_t E = graph.edges;
+  F3 y = filled3(B, E, d, 0.f);
+  F2 P = filled2(B, 2 * d, 1.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::type_embedding_forward(exec, y, graph.edge_type, P, 0, false); });
+  set_counters(state, 0.0, 4.0 * B * E * (d + 1.0));
+}
+BENCHMARK(BM_TypeEmbeddingForward)->Apply(sizes);
+
+void BM_TypeEmbeddingBackward(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1);
+  const auto graph = hnet::build_graph(graph_n, graph_m);
+  const std::int64_t E = graph.edges;
+  F3 dy = filled3(B, E, d, 1.f);
+  F2 dP = filled2(B, 2 * d, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::type_embedding_backward(exec, dP, dy, graph.edge_type, 0, 2); });
+  // dy is read once; every (network, type, 8-channel block) work item scans the whole type array.
+  set_counters(state, 1.0 * B * E * d, 4.0 * B * (E * d + 2.0 * E * (d / 8) + 2.0 * d));
+}
+BENCHMARK(BM_TypeEmbeddingBackward)->Apply(sizes);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setenv("OMP_PROC_BIND", "false", 0);
+  Kokkos::ScopeGuard guard(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,143 @@
+#include "hnet/job_file.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "hnet/hdf5_file.hpp"
+#include "hnet/version.hpp"
+
+namespace hnet {
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : "\n") + s;
+  return out;
+}
+
+std::string model_section(const Deck& deck) {
+  // The deck keys that fix θ's layout and meaning: a checkpoint must match them to be resumed.
+  Deck only_model = default_deck();
+  only_model.model = deck.model;
+  only_model.target = deck.target;
+  only_model.task = deck.task;
+  only_model.train.batch_beta = deck.train.batch_beta;
+  only_model.train.log10_beta_min = deck.train.log10_beta_min;
+  only_model.train.log10_beta_max = deck.train.log10_beta_max;
+  return to_toml(only_model);
+}
+
+}  // namespace
+
+void write_job_file(const std::string& path, const JobFileContext& c, const JobState& s, bool with_optimizer) {
+  const Deck& deck = *c.deck;
+  const HypernetLayout& layout = *c.layout;
+  const History& h = s.history;
+  const auto steps = static_cast<std::int64_t>(h.size());
+  const std::int64_t batch = deck.train.batch_beta;
+  Hdf5Writer f(path);
+  f.attribute("/", "hnet_version", version_string());
+  f.attribute("/", "git_hash", git_hash());
+  f.attribute("/", "kokkos_configuration", kokkos_configuration());
+  f.attribute("/", "deck", to_toml(deck));
+  f.attribute("/", "model_section", model_section(deck));
+  f.attribute("/", "mpi_ranks", static_cast<std::int64_t>(c.world_size));
+  f.attribute("/", "ranks_per_group", static_cast<std::int64_t>(c.group_size));
+  f.attribute("/", "job", c.job->name);
+  f.attribute("/", "seed", static_cast<std::int64_t>(c.job->seed));
+  f.attribute("/", "fixed_beta", static_cast<std::int64_t>(c.job->fixed_beta));
+  f.attribute("/", "fixed_log10_beta", c.job->log10_beta);
+  f.attribute("/", "next_step", s.next_step);
+  f.attribute("/", "skipped_steps", h.skipped);
+  f.attribute("/", "kind", std::string(with_optimizer ? "checkpoint" : "results"));
+
+  f.write("state/skipped_steps", {1}, &h.skipped);
+  f.write("history/step", {steps}, h.step.data());
+  f.write("history/objective", {steps}, h.objective.data());
+  f.write("history/loss", {steps}, h.loss.data());
+  f.write("history/normalised_loss", {steps}, h.normalised.data());
+  f.write("history/kl", {steps}, h.kl.data());
+  f.write("history/grad_norm", {steps}, h.grad_norm.data());
+  f.write("history/lr", {steps}, h.lr.data());
+  f.write("history/log10_beta_upper", {steps}, h.beta_upper.data());
+  f.write("history/wall_seconds", {steps}, h.wall_seconds.data());
+  f.write("history/network_log10_beta", {steps, batch}, h.network_log10_beta.data());
+  f.write("history/network_loss", {steps, batch}, h.network_loss.data());
+  f.write("history/network_kl", {steps, batch}, h.network_kl.data());
+
+  std::vector<std::int64_t> model_steps;
+  for (const SavedModel& m : s.models) {
+    model_steps.push_back(m.step);
+    f.write("models/step_" + std::to_string(m.step) + "/theta", {static_cast<std::int64_t>(m.theta.size())},
+            m.theta.data());
+  }
+  f.write("models/steps", {static_cast<std::int64_t>(model_steps.size())}, model_steps.data());
+  f.write("theta", {static_cast<std::int64_t>(s.theta.size())}, s.theta.data());
+  if (with_optimizer) {
+    f.write("optimizer/adam_m", {static_cast<std::int64_t>(s.adam_m.size())}, s.adam_m.data());
+    f.write("optimizer/adam_v", {static_cast<std::int64_t>(s.adam_v.size())}, s.adam_v.data());
+  }
+
+  // The parameter tables: θ = [P0 | U | φ-MLP], and the tensors of P inside P0.
+  for (const auto* table : {&layout.table, &layout.trainable}) {
+    const std::string group = table == &layout.table ? "parameters/P" : "parameters/theta";
+    std::vector<std::string> names, shapes;
+    std::vector<std::int64_t> offsets, sizes;
+    for (const TensorInfo& t : table->tensors()) {
+      names.push_back(t.name);
+      std::string shape;
+      for (std::int64_t d : t.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+      shapes.push_back(shape);
+      offsets.push_back(t.offset);
+      sizes.push_back(t.size);
+    }
+    f.write(group + "/offset", {static_cast<std::int64_t>(offsets.size())}, offsets.data());
+    f.write(group + "/size", {static_cast<std::int64_t>(sizes.size())}, sizes.data());
+    f.attribute(group, "names", join_lines(names));
+    f.attribute(group, "shapes", join_lines(shapes));
+  }
+  f.commit();
+}
+
+JobState read_checkpoint(const std::string& path, const JobFileContext& c) {
+  const std::string kind = read_hdf5_string_attribute(path, "/", "kind");
+  if (kind != "checkpoint") throw std::runtime_error(path + " is a " + kind + " file, not a checkpoint");
+  const std::string theirs = read_hdf5_string_attribute(path, "/", "model_section");
+  if (theirs != model_section(*c.deck))
+    throw std::runtime_error("checkpoint " + path +
+                             " was written with a different model, task or batch; it cannot be resumed with this deck "
+                             "(its deck is stored in the file's 'deck' attribute)");
+  JobState s;
+  auto as_floats = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+  s.theta = as_floats(read_hdf5_dataset(path, "theta"));
+  s.adam_m = as_floats(read_hdf5_dataset(path, "optimizer/adam_m"));
+  s.adam_v = as_floats(read_hdf5_dataset(path, "optimizer/adam_v"));
+  if (static_cast<std::int64_t>(s.theta.size()) != c.layout->theta_size() || s.adam_m.size() != s.theta.size() ||
+      s.adam_v.size() != s.theta.size())
+    throw std::runtime_error("checkpoint " + path + " holds vectors of the wrong length");
+  History& h = s.history;
+  for (double v : read_hdf5_dataset(path, "history/step")) h.step.push_back(static_cast<std::int64_t>(v));
+  h.objective = read_hdf5_dataset(path, "history/objective");
+  h.loss = read_hdf5_dataset(path, "history/loss");
+  h.normalised = read_hdf5_dataset(path, "history/normalised_loss");
+  h.kl = read_hdf5_dataset(path, "history/kl");
+  h.grad_norm = read_hdf5_dataset(path, "history/grad_norm");
+  h.lr = read_hdf5_dataset(path, "history/lr");
+  h.beta_upper = read_hdf5_dataset(path, "history/log10_beta_upper");
+  h.wall_seconds = read_hdf5_dataset(path, "history/wall_seconds");
+  h.network_log10_beta = read_hdf5_dataset(path, "history/network_log10_beta");
+  h.network_loss = read_hdf5_dataset(path, "history/network_loss");
+  h.network_kl = read_hdf5_dataset(path, "history/network_kl");
+  h.skipped = static_cast<std::int64_t>(read_hdf5_dataset(path, "state/skipped_steps").at(0));
+  s.next_step = h.step.empty() ? 0 : h.step.back() + 1;
+  for (double step : read_hdf5_dataset(path, "models/steps")) {
+    SavedModel m;
+    m.step = static_cast<std::int64_t>(step);
+    m.theta = as_floats(read_hdf5_dataset(path, "models/step_" + std::to_string(m.step) + "/theta"));
+    s.models.push_back(std::move(m));
+  }
+  return s;
+}
+
+}  // namespace hnet

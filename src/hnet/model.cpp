@@ -1,0 +1,599 @@
+#include "hnet/model.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "hnet/evaluation.hpp"
+#include "kernels/accumulate.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/beta_conditioning.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/generated_mlp.hpp"
+#include "kernels/latent.hpp"
+#include "kernels/layernorm.hpp"
+#include "kernels/linear.hpp"
+#include "kernels/pointwise.hpp"
+#include "kernels/random.hpp"
+#include "kernels/readout.hpp"
+#include "kernels/task_data.hpp"
+
+namespace hnet {
+
+double beta_encoding(double log10_beta, double lo, double hi) { return 2.0 * (log10_beta - lo) / (hi - lo) - 1.0; }
+
+namespace {
+
+namespace hk = kernels;
+
+// An activation with its gradient; `g` stays empty where a stream shares one gradient buffer.
+template <class T>
+struct Act {
+  View3<T> v, g;
+};
+
+template <class T>
+struct Allocator {
+  std::int64_t batch;
+  std::size_t bytes = 0;
+  View3<T> view(const std::string& name, std::int64_t rows, std::int64_t cols) {
+    bytes += sizeof(T) * batch * rows * cols;
+    return View3<T>("hnet::model::" + name, batch, rows, cols);
+  }
+  View2<T> view2(const std::string& name, std::int64_t rows) {
+    bytes += sizeof(T) * batch * rows;
+    return View2<T>("hnet::model::" + name, batch, rows);
+  }
+  Act<T> act(const std::string& name, std::int64_t rows, std::int64_t cols, bool with_grad = true) {
+    Act<T> a{view(name, rows, cols), {}};
+    if (with_grad) a.g = view("d_" + name, rows, cols);
+    return a;
+  }
+};
+
+// A layer norm's output with its saved statistics.
+template <class T>
+struct Normed {
+  Act<T> out;
+  View2<T> mean, rstd;
+  Normed() = default;
+  Normed(Allocator<T>& alloc, const std::string& name, std::int64_t rows, std::int64_t cols)
+      : out(alloc.act(name, rows, cols)), mean(alloc.view2(name + "_mean", rows)), rstd(alloc.view2(name + "_rstd", rows)) {}
+};
+
+template <class T>
+struct BlockActs {
+  Act<T> g, e_a1, e_s1;
+  Normed<T> g_ln, xq, yk, n_ln;
+  View3<T> e_mid, h_mid, h_out;  // stream values; gradients live in the stream's shared buffer
+  Act<T> q, kx, vx, ky, vy, dirs, kd, vd, att, a3, s3;
+  View3<T> alpha, dscore;
+
+  BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
+      : g(a.act(p + "g", E, 3 * d)), e_a1(a.act(p + "e_a1", E, 2 * d)), e_s1(a.act(p + "e_s1", E, 2 * d)),
+        g_ln(a, p + "g_ln", E, 3 * d), xq(a, p + "xq", N, d), yk(a, p + "yk", E, d), n_ln(a, p + "n_ln", N, d),
+        e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
+        q(a.act(p + "q", N, d)), kx(a.act(p + "kx", N, d)), vx(a.act(p + "vx", N, d)), ky(a.act(p + "ky", E, d)),
+        vy(a.act(p + "vy", E, d)), dirs(a.act(p + "dirs", 2, d)), kd(a.act(p + "kd", 2, d)), vd(a.act(p + "vd", 2, d)),
+        att(a.act(p + "att", N, d)), a3(a.act(p + "a3", N, 2 * d)), s3(a.act(p + "s3", N, 2 * d)),
+        alpha(a.view(p + "alpha", 2 * E, H)), dscore(a.view(p + "dscore", 2 * E, H)) {}
+};
+
+template <class T>
+struct LatentActs {
+  Act<T> cat, post, prior, z;
+  Normed<T> cat_ln, prior_ln;
+  View3<T> sigma, eps, after;  // `after` = state + inject(z): the stream value after this level
+  Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> kl_rows;
+
+  LatentActs(Allocator<T>& a, const std::string& p, std::int64_t R, std::int64_t d, std::int64_t k, bool learned)
+      : cat(a.act(p + "cat", R, 2 * d)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k)),
+        cat_ln(a, p + "cat_ln", R, 2 * d), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
+        after(a.view(p + "after", R, d)), kl_rows("hnet::model::" + p + "kl_rows", a.batch, R) {
+    a.bytes += sizeof(double) * a.batch * R;
+    if (learned) {
+      prior = a.act(p + "prior", R, 2 * k);
+      prior_ln = Normed<T>(a, p + "prior_ln", R, d);
+    }
+  }
+};
+
+}  // namespace
+
+template <class T>
+struct Model<T>::Impl {
+  using E = ExecSpace;
+  const HypernetLayout& L;
+  std::int64_t B, n, m, S, N, Edges, d, H, k;
+  kernels::InputKind input;
+  kernels::NormKind norm;
+  E exec;
+  Graph graph;
+  Allocator<T> alloc;
+  View1<int> direction_types;  // [0, 1]: the rows of D_in, D_out
+
+  // β conditioning
+  View1<T> u;
+  View2<T> phi, dphi, phi_a1, phi_a2, P, dP;
+  // Constant inputs: identity features per node and per edge's endpoints (model.md §4).
+  View3<T> r_nodes, r_edges;
+  // Encoder: start states and the state after each block (ĥ^ℓ, ê^ℓ).
+  Act<T> enc_h0, enc_e0;
+  std::vector<BlockActs<T>> enc_blocks, dec_blocks;
+  View3<T> enc_dh, enc_de, dec_dh, dec_de;           // stream gradients
+  std::vector<View3<T>> enc_extra_dh, enc_extra_de;  // dJ/dĥ^ℓ, dJ/dê^ℓ from the latents
+  Act<T> dec_h0, dec_e0;
+  std::vector<LatentActs<T>> node_latents, edge_latents;
+  // Read-out.
+  Act<T> e_w0, e_w1, h_b0, h_b1, raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b;
+  Normed<T> ln_w0, ln_w1, ln_b0, ln_b1, ln_bil;
+  // Generated networks and their task.
+  View3<T> w0, dw0, x, z, dz;
+  View2<T> b0, db0, w1, dw1, y, pred;
+  View1<T> b1, db1;
+  Kokkos::View<double*, Kokkos::LayoutRight, MemSpace> loss, dloss, kl, dkl;
+  // What the last forward was given, for backward.
+  StepInputs last;
+  bool last_evaluated = false;
+  double flops = 0.0;
+
+  Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
+       kernels::InputKind input_, kernels::NormKind norm_)
+      : L(layout), B(batch), n(n_), m(m_), S(samples), N(n_ + m_ + 1), Edges(n_ * m_ + m_), d(layout.shape.d),
+        H(layout.shape.heads), k(layout.shape.latent), input(input_), norm(norm_), graph(build_graph(n_, m_)),
+        alloc{batch} {
+    const ModelShape& s = L.shape;
+    const std::int64_t p = L.p(), dphi_ = s.phi_dim, dr = s.identity_dim;
+    direction_types = View1<int>("hnet::model::direction_types", 2);
+    auto hd = Kokkos::create_mirror_view(direction_types);
+    hd(0) = 0, hd(1) = 1;
+    Kokkos::deep_copy(direction_types, hd);
+
+    u = View1<T>("hnet::model::u", B);
+    phi = View2<T>("hnet::model::phi", B, dphi_);
+    dphi = View2<T>("hnet::model::dphi", B, dphi_);
+    phi_a1 = View2<T>("hnet::model::phi_a1", B, s.phi_hidden);
+    phi_a2 = View2<T>("hnet::model::phi_a2", B, s.phi_hidden);
+    P = View2<T>("hnet::model::P", B, p);
+    dP = View2<T>("hnet::model::dP", B, p);
+    alloc.bytes += sizeof(T) * B * 2 * p;
+
+    r_nodes = alloc.view("r_nodes", N, dr);
+    r_edges = alloc.view("r_edges", Edges, 2 * dr);
+    fill_identity_features();
+
+    enc_h0 = alloc.act("enc_h0", N, d, false);
+    enc_e0 = alloc.act("enc_e0", Edges, d, false);
+    dec_h0 = alloc.act("dec_h0", N, d, false);
+    dec_e0 = alloc.act("dec_e0", Edges, d, false);
+    enc_dh = alloc.view("enc_dh", N, d), enc_de = alloc.view("enc_de", Edges, d);
+    dec_dh = alloc.view("dec_dh", N, d), dec_de = alloc.view("dec_de", Edges, d);
+    const bool learned = s.prior == Prior::learned;
+    for (std::int64_t l = 0; l < s.blocks; ++l) {
+      const std::string level = std::to_string(l);
+      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H);
+      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H);
+      enc_extra_dh.push_back(alloc.view("enc_extra_dh" + level, N, d));
+      enc_extra_de.push_back(alloc.view("enc_extra_de" + level, Edges, d));
+      node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned);
+      edge_latents.emplace_back(alloc, "lat" + level + "_edges_", Edges, d, k, learned);
+    }
+
+    e_w0 = alloc.act("e_w0", n * m, d), e_w1 = alloc.act("e_w1", m, d);
+    h_b0 = alloc.act("h_b0", m, d), h_b1 = alloc.act("h_b1", 1, d);
+    ln_w0 = Normed<T>(alloc, "ln_w0", n * m, d), ln_w1 = Normed<T>(alloc, "ln_w1", m, d);
+    ln_b0 = Normed<T>(alloc, "ln_b0", m, d), ln_b1 = Normed<T>(alloc, "ln_b1", 1, d);
+    raw_w0 = alloc.act("raw_w0", n * m, 1), raw_w1 = alloc.act("raw_w1", m, 1);
+    raw_b0 = alloc.act("raw_b0", m, 1), raw_b1 = alloc.act("raw_b1", 1, 1);
+    if (s.readout == Readout::edge_bilinear) {
+      ln_bil = Normed<T>(alloc, "ln_bil", N, d);
+      bil_a = alloc.act("bil_a", N, d), bil_b = alloc.act("bil_b", N, d);
+    }
+
+    w0 = alloc.view("w0", n, m), dw0 = alloc.view("dw0", n, m);
+    b0 = alloc.view2("b0", m), db0 = alloc.view2("db0", m), w1 = alloc.view2("w1", m), dw1 = alloc.view2("dw1", m);
+    b1 = View1<T>("hnet::model::b1", B), db1 = View1<T>("hnet::model::db1", B);
+    x = alloc.view("x", S, n), z = alloc.view("z", S, m), dz = alloc.view("dz", S, m);
+    y = alloc.view2("y", S), pred = alloc.view2("pred", S);
+    loss = decltype(loss)("hnet::model::loss", B), dloss = decltype(loss)("hnet::model::dloss", B);
+    kl = decltype(loss)("hnet::model::kl", B), dkl = decltype(loss)("hnet::model::dkl", B);
+  }
+
+  // r_v from (identity seed, node type, index within type, component): the same vector for a
+  // node whatever n is (model.md §4); broadcast to every network of the batch.
+  void fill_identity_features() {
+    const ModelShape& s = L.shape;
+    const std::int64_t dr = s.identity_dim;
+    const HostGraph hg = build_host_graph(n, m);
+    auto hn = Kokkos::create_mirror_view(r_nodes);
+    auto he = Kokkos::create_mirror_view(r_edges);
+    std::vector<double> feature(N * dr);
+    for (std::int64_t v = 0; v < N; ++v) {
+      const auto key = hk::make_key(s.identity_seed, hk::Purpose::identity_features, hg.node_type(v),
+                                    hg.node_index_in_type(v));
+      for (std::int64_t c = 0; c < dr; ++c) feature[v * dr + c] = s.identity_scale * hk::normal(key, c);
+    }
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t v = 0; v < N; ++v)
+        for (std::int64_t c = 0; c < dr; ++c) hn(b, v, c) = static_cast<T>(feature[v * dr + c]);
+      for (std::int64_t e = 0; e < Edges; ++e)
+        for (std::int64_t c = 0; c < dr; ++c) {
+          he(b, e, c) = static_cast<T>(feature[hg.edge_source(e) * dr + c]);
+          he(b, e, dr + c) = static_cast<T>(feature[hg.edge_target(e) * dr + c]);
+        }
+    }
+    Kokkos::deep_copy(r_nodes, hn);
+    Kokkos::deep_copy(r_edges, he);
+  }
+
+  // ---- small wrappers that read the layout's offsets ----
+  void layernorm(Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o) {
+    hk::layernorm_forward(exec, out.out.v, out.mean, out.rstd, in, P, o.gain, o.bias);
+  }
+  void layernorm_back(const View3<T>& din, Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o) {
+    hk::layernorm_backward(exec, din, dP, out.out.g, in, P, out.mean, out.rstd, o.gain, o.bias);
+  }
+  void linear(const View3<T>& out, const View3<T>& in, const LinearOffsets& o, bool accumulate = false,
+              bool with_bias = true) {
+    flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
+    hk::linear_forward(exec, out, in, P, o.w, with_bias ? o.b : -1, accumulate);
+  }
+  void linear_back(const View3<T>& din, const View3<T>& dout, const View3<T>& in, const LinearOffsets& o,
+                   bool with_bias = true) {
+    hk::linear_backward(exec, din, dP, dout, in, P, o.w, with_bias ? o.b : -1);
+  }
+
+  // ---- graph-transformer block (model.md §5.1) ----
+  void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
+    hk::edge_inputs_forward(exec, a.g.v, e_in, h_in, graph);
+    layernorm(a.g_ln, a.g.v, o.ln_edge);
+    linear(a.e_a1.v, a.g_ln.out.v, o.edge_mlp1);
+    hk::swish_forward(exec, a.e_s1.v, a.e_a1.v);
+    Kokkos::deep_copy(exec, a.e_mid, e_in);
+    linear(a.e_mid, a.e_s1.v, o.edge_mlp2, true);
+
+    layernorm(a.xq, h_in, o.ln_q);
+    layernorm(a.yk, a.e_mid, o.ln_k);
+    linear(a.q.v, a.xq.out.v, o.a_q);
+    linear(a.kx.v, a.xq.out.v, o.a_k, false, false);
+    linear(a.vx.v, a.xq.out.v, o.a_v, false, false);
+    linear(a.ky.v, a.yk.out.v, o.a_k, false, false);
+    linear(a.vy.v, a.yk.out.v, o.a_v, false, false);
+    hk::type_embedding_forward(exec, a.dirs.v, direction_types, P, o.directions, false);
+    linear(a.kd.v, a.dirs.v, o.a_k);  // the biases of A_k, A_v enter once per key/value
+    linear(a.vd.v, a.dirs.v, o.a_v);
+    flops += 8.0 * static_cast<double>(B * 2 * Edges * d);  // keys, values, scores, weighted sums
+    hk::attention_forward(exec, a.att.v, a.alpha, a.q.v, a.kx.v, a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, graph, H);
+    Kokkos::deep_copy(exec, a.h_mid, h_in);
+    linear(a.h_mid, a.att.v, o.a_o, true);
+
+    layernorm(a.n_ln, a.h_mid, o.ln_node);
+    linear(a.a3.v, a.n_ln.out.v, o.node_mlp1);
+    hk::swish_forward(exec, a.s3.v, a.a3.v);
+    Kokkos::deep_copy(exec, a.h_out, a.h_mid);
+    linear(a.h_out, a.s3.v, o.node_mlp2, true);
+  }
+
+  // dh, de: the streams' shared gradient buffers. On entry they hold dJ/dh_out and dJ/de_out; on
+  // exit dJ/dh_in and dJ/de_in. Each branch reads the stream before earlier branches add to it.
+  void block_backward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& dh,
+                      const View3<T>& de) {
+    linear_back(a.s3.g, dh, a.s3.v, o.node_mlp2);
+    hk::swish_backward(exec, a.a3.g, a.s3.g, a.a3.v);
+    linear_back(a.n_ln.out.g, a.a3.g, a.n_ln.out.v, o.node_mlp1);
+    layernorm_back(dh, a.n_ln, a.h_mid, o.ln_node);
+
+    linear_back(a.att.g, dh, a.att.v, o.a_o);
+    hk::attention_backward(exec, a.q.g, a.kx.g, a.vx.g, a.ky.g, a.vy.g, a.kd.g, a.vd.g, a.att.g, a.q.v, a.kx.v,
+                           a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, a.alpha, a.dscore, graph, H);
+    linear_back(a.dirs.g, a.kd.g, a.dirs.v, o.a_k);
+    linear_back(a.dirs.g, a.vd.g, a.dirs.v, o.a_v);
+    hk::type_embedding_backward(exec, dP, a.dirs.g, direction_types, o.directions, 2);
+    linear_back(a.yk.out.g, a.ky.g, a.yk.out.v, o.a_k, false);
+    linear_back(a.yk.out.g, a.vy.g, a.yk.out.v, o.a_v, false);
+    linear_back(a.xq.out.g, a.q.g, a.xq.out.v, o.a_q);
+    linear_back(a.xq.out.g, a.kx.g, a.xq.out.v, o.a_k, false);
+    linear_back(a.xq.out.g, a.vx.g, a.xq.out.v, o.a_v, false);
+    layernorm_back(de, a.yk, a.e_mid, o.ln_k);
+    layernorm_back(dh, a.xq, h_in, o.ln_q);
+
+    linear_back(a.e_s1.g, de, a.e_s1.v, o.edge_mlp2);
+    hk::swish_backward(exec, a.e_a1.g, a.e_s1.g, a.e_a1.v);
+    linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1);
+    layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge);
+    hk::edge_inputs_backward(exec, de, dh, a.g.g, graph);
+  }
+
+  // ---- latent channel after decoder block ℓ (model.md §5.3) ----
+  hk::LatentOptions latent_options(std::int64_t level, bool edges) const {
+    hk::LatentOptions opt;
+    opt.sigma = L.shape.sigma == SigmaParam::bounded ? hk::SigmaKind::bounded : hk::SigmaKind::softplus;
+    opt.prior_scale = L.shape.prior_scale;
+    opt.learned_prior = L.shape.prior == Prior::learned;
+    opt.use_mean = last.use_mean;
+    opt.seed = last.seed, opt.step = last.step, opt.network_offset = last.network_offset;
+    opt.level = static_cast<std::uint64_t>(2 * level + (edges ? 1 : 0));
+    opt.row_offset = 0;
+    return opt;
+  }
+
+  void latent_forward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& encoded,
+                      const View3<T>& identity, std::int64_t level, bool edges) {
+    hk::concat_forward(exec, a.cat.v, state, encoded);
+    layernorm(a.cat_ln, a.cat.v, o.ln_post);
+    linear(a.post.v, a.cat_ln.out.v, o.post);
+    if (o.identity.w >= 0) linear(a.post.v, identity, o.identity, true);
+    if (L.shape.prior == Prior::learned) {
+      layernorm(a.prior_ln, state, o.ln_prior);
+      linear(a.prior.v, a.prior_ln.out.v, o.prior);
+    }
+    hk::latent_forward(exec, a.z.v, a.kl_rows, a.sigma, a.eps, a.post.v, a.prior.v, latent_options(level, edges));
+    hk::kl_sum_forward(exec, kl, a.kl_rows);
+    Kokkos::deep_copy(exec, a.after, state);
+    linear(a.after, a.z.v, o.inject, true);
+  }
+
+  // dstate: the stream gradient (dJ/d after on entry, dJ/d state on exit); dencoded: dJ/dĥ^ℓ.
+  void latent_backward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& identity,
+                       const View3<T>& dstate, const View3<T>& dencoded, std::int64_t level, bool edges) {
+    linear_back(a.z.g, dstate, a.z.v, o.inject);
+    hk::latent_backward(exec, a.post.g, a.prior.g, a.z.g, dkl, a.post.v, a.prior.v, a.sigma, a.eps,
+                        latent_options(level, edges));
+    if (L.shape.prior == Prior::learned) {
+      linear_back(a.prior_ln.out.g, a.prior.g, a.prior_ln.out.v, o.prior);
+      layernorm_back(dstate, a.prior_ln, state, o.ln_prior);
+    }
+    if (o.identity.w >= 0) linear_back(View3<T>(), a.post.g, identity, o.identity);
+    linear_back(a.cat_ln.out.g, a.post.g, a.cat_ln.out.v, o.post);
+    layernorm_back(a.cat.g, a.cat_ln, a.cat.v, o.ln_post);
+    hk::concat_backward(exec, dstate, dencoded, a.cat.g);
+  }
+
+  std::int64_t s_phi_dim() const { return L.shape.phi_dim; }
+
+  const View3<T>& dec_h_final() const { return node_latents.back().after; }
+  const View3<T>& dec_e_final() const { return edge_latents.back().after; }
+
+  void zero_gradients() {
+    auto zero = [this](const View3<T>& v) {
+      if (v.data()) Kokkos::deep_copy(exec, v, T(0));
+    };
+    Kokkos::deep_copy(exec, dP, T(0));
+    Kokkos::deep_copy(exec, dphi, T(0));
+    for (auto* v : {&enc_dh, &enc_de, &dec_dh, &dec_de}) zero(*v);
+    for (auto& v : enc_extra_dh) zero(v);
+    for (auto& v : enc_extra_de) zero(v);
+    for (auto* bl : {&enc_blocks, &dec_blocks})
+      for (BlockActs<T>& a : *bl)
+        for (Act<T>* act : {&a.g, &a.e_a1, &a.e_s1, &a.g_ln.out, &a.xq.out, &a.yk.out, &a.n_ln.out, &a.q, &a.kx,
+                            &a.vx, &a.ky, &a.vy, &a.dirs, &a.kd, &a.vd, &a.att, &a.a3, &a.s3})
+          zero(act->g);
+    for (auto* ll : {&node_latents, &edge_latents})
+      for (LatentActs<T>& a : *ll)
+        for (Act<T>* act : {&a.cat, &a.post, &a.prior, &a.z, &a.cat_ln.out, &a.prior_ln.out}) zero(act->g);
+    for (Act<T>* act : {&e_w0, &e_w1, &h_b0, &h_b1, &raw_w0, &raw_w1, &raw_b0, &raw_b1, &bil_a, &bil_b, &ln_w0.out,
+                        &ln_w1.out, &ln_b0.out, &ln_b1.out, &ln_bil.out})
+      zero(act->g);
+    zero(dw0);
+    Kokkos::deep_copy(exec, db0, T(0)), Kokkos::deep_copy(exec, dw1, T(0)), Kokkos::deep_copy(exec, db1, T(0));
+  }
+
+  View1<T> theta_slice(const View1<T>& theta, std::int64_t offset, std::int64_t size) const {
+    return View1<T>(theta.data() + offset, size);
+  }
+  View2<T> u_matrix(const View1<T>& theta) const {
+    return View2<T>(theta.data() + L.theta_u, L.p(), L.shape.phi_dim);
+  }
+  hk::PhiLayout phi_layout() const {
+    hk::PhiLayout p;
+    p.h1 = L.shape.phi_hidden, p.h2 = L.shape.phi_hidden, p.dphi = L.shape.phi_dim;
+    p.w1 = L.phi_w1, p.b1 = L.phi_b1, p.w2 = L.phi_w2, p.b2 = L.phi_b2, p.w3 = L.phi_w3, p.b3 = L.phi_b3;
+    return p;
+  }
+
+  StepResult forward(const View1<T>& theta, const StepInputs& in, bool evaluate_task) {
+    if (static_cast<std::int64_t>(in.log10_beta.size()) != B)
+      throw std::invalid_argument("Model::forward: " + std::to_string(in.log10_beta.size()) + " β values for a batch of " +
+                                  std::to_string(B));
+    if (theta.extent(0) != static_cast<std::size_t>(L.theta_size()))
+      throw std::invalid_argument("Model::forward: θ has the wrong length");
+    last = in;
+    last_evaluated = evaluate_task;
+    flops = 2.0 * static_cast<double>(B * L.p() * s_phi_dim());
+    const ModelShape& s = L.shape;
+
+    // β conditioning: u → φ(β) → P(β) = P₀ + U φ(β).
+    auto hu = Kokkos::create_mirror_view(u);
+    for (std::int64_t b = 0; b < B; ++b)
+      hu(b) = static_cast<T>(beta_encoding(in.log10_beta[b], s.log10_beta_min, s.log10_beta_max));
+    Kokkos::deep_copy(u, hu);
+    const View1<T> Q = theta_slice(theta, L.theta_phi, L.phi_size);
+    hk::phi_forward(exec, phi, phi_a1, phi_a2, u, Q, phi_layout());
+    hk::generate_parameters_forward(exec, P, theta_slice(theta, L.theta_p0, L.p()), u_matrix(theta), phi);
+
+    // Encoder (posterior path): ĥ = T̂_type + A_r r_v, ê = Ŝ_type.
+    hk::type_embedding_forward(exec, enc_h0.v, graph.node_type, P, L.enc_node_type, false);
+    linear(enc_h0.v, r_nodes, L.enc_identity, true);
+    hk::type_embedding_forward(exec, enc_e0.v, graph.edge_type, P, L.enc_edge_type, false);
+    for (std::int64_t l = 0; l < s.blocks; ++l) {
+      const View3<T>& h_in = l == 0 ? enc_h0.v : enc_blocks[l - 1].h_out;
+      const View3<T>& e_in = l == 0 ? enc_e0.v : enc_blocks[l - 1].e_mid;
+      block_forward(enc_blocks[l], L.encoder[l], h_in, e_in);
+    }
+
+    // Decoder (generative path) with a latent channel after every block.
+    Kokkos::deep_copy(exec, kl, 0.0);
+    hk::type_embedding_forward(exec, dec_h0.v, graph.node_type, P, L.dec_node_type, false);
+    hk::type_embedding_forward(exec, dec_e0.v, graph.edge_type, P, L.dec_edge_type, false);
+    for (std::int64_t l = 0; l < s.blocks; ++l) {
+      const View3<T>& h_in = l == 0 ? dec_h0.v : node_latents[l - 1].after;
+      const View3<T>& e_in = l == 0 ? dec_e0.v : edge_latents[l - 1].after;
+      block_forward(dec_blocks[l], L.decoder[l], h_in, e_in);
+      latent_forward(node_latents[l], L.node_latents[l], dec_blocks[l].h_out, enc_blocks[l].h_out, r_nodes, l, false);
+      latent_forward(edge_latents[l], L.edge_latents[l], dec_blocks[l].e_mid, enc_blocks[l].e_mid, r_edges, l, true);
+    }
+
+    // Read-out (model.md §5.4).
+    const ReadoutOffsets& ro = L.readout;
+    const View3<T>& hf = dec_h_final();
+    const View3<T>& ef = dec_e_final();
+    hk::copy_rows_forward(exec, e_w0.v, ef, 0);
+    hk::copy_rows_forward(exec, e_w1.v, ef, n * m);
+    hk::copy_rows_forward(exec, h_b0.v, hf, n);
+    hk::copy_rows_forward(exec, h_b1.v, hf, n + m);
+    layernorm(ln_w0, e_w0.v, ro.ln_w0), linear(raw_w0.v, ln_w0.out.v, ro.w0);
+    layernorm(ln_w1, e_w1.v, ro.ln_w1), linear(raw_w1.v, ln_w1.out.v, ro.w1);
+    layernorm(ln_b0, h_b0.v, ro.ln_b0), linear(raw_b0.v, ln_b0.out.v, ro.b0);
+    layernorm(ln_b1, h_b1.v, ro.ln_b1), linear(raw_b1.v, ln_b1.out.v, ro.b1);
+    if (ro.bil_a.w >= 0) {
+      layernorm(ln_bil, hf, ro.ln_bilinear);
+      linear(bil_a.v, ln_bil.out.v, ro.bil_a, false, false);
+      linear(bil_b.v, ln_bil.out.v, ro.bil_b, false, false);
+    }
+    hk::readout_forward(exec, w0, b0, w1, b1, raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
+
+    StepResult result;
+    auto h_kl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kl);
+    result.kl.assign(h_kl.data(), h_kl.data() + B);
+    if (!evaluate_task) return result;
+
+    hk::TaskDataKeys keys;
+    keys.seed = in.seed, keys.step = in.step, keys.network_offset = in.network_offset;
+    hk::task_data_forward(exec, x, y, keys, input, norm);
+    hk::generated_mlp_forward(exec, loss, z, pred, x, y, w0, b0, w1, b1);
+    flops += 2.0 * static_cast<double>(B * S * n * m) + 8.0 * static_cast<double>(B * S * m);
+    auto h_loss = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), loss);
+    result.loss.assign(h_loss.data(), h_loss.data() + B);
+
+    // The objective (model.md §7) and its gradient with respect to each network's L and D_KL.
+    const double variance = target_variance(input, norm, n);
+    const double total = in.batch_total > 0 ? static_cast<double>(in.batch_total) : static_cast<double>(B);
+    auto h_dloss = Kokkos::create_mirror_view(dloss);
+    auto h_dkl = Kokkos::create_mirror_view(dkl);
+    for (std::int64_t b = 0; b < B; ++b) {
+      const double beta = std::pow(10.0, in.log10_beta[b]) * in.kl_factor;
+      const double Lb = result.loss[b], Kb = result.kl[b];
+      double term = 0, dL = 0, dK = 0;
+      switch (in.objective) {
+        case Objective::log_sum: term = std::log(Lb + beta * Kb), dL = 1.0 / (Lb + beta * Kb), dK = beta * dL; break;
+        case Objective::sum: term = Lb + beta * Kb, dL = 1.0, dK = beta; break;
+        case Objective::log_loss: term = std::log(Lb) + beta * Kb, dL = 1.0 / Lb, dK = beta; break;
+      }
+      result.objective_terms.push_back(term);
+      result.normalised.push_back(variance > 0 ? Lb / variance : Lb);
+      result.objective += term / total;
+      h_dloss(b) = dL / total;
+      h_dkl(b) = dK / total;
+    }
+    Kokkos::deep_copy(dloss, h_dloss);
+    Kokkos::deep_copy(dkl, h_dkl);
+    return result;
+  }
+
+  void backward(const View1<T>& theta, const View1<T>& dtheta) {
+    if (!last_evaluated) throw std::logic_error("Model::backward needs a forward that evaluated the task");
+    const ModelShape& s = L.shape;
+    zero_gradients();
+
+    hk::generated_mlp_backward(exec, dw0, db0, dw1, db1, dloss, x, y, w1, z, pred, dz);
+    const ReadoutOffsets& ro = L.readout;
+    hk::readout_backward(exec, raw_w0.g, raw_w1.g, raw_b0.g, raw_b1.g, bil_a.g, bil_b.g, dP, dw0, db0, dw1, db1,
+                         raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
+    const View3<T>& hf = dec_h_final();
+    if (ro.bil_a.w >= 0) {
+      linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, false);
+      linear_back(ln_bil.out.g, bil_b.g, ln_bil.out.v, ro.bil_b, false);
+      layernorm_back(dec_dh, ln_bil, hf, ro.ln_bilinear);
+    }
+    linear_back(ln_w0.out.g, raw_w0.g, ln_w0.out.v, ro.w0), layernorm_back(e_w0.g, ln_w0, e_w0.v, ro.ln_w0);
+    linear_back(ln_w1.out.g, raw_w1.g, ln_w1.out.v, ro.w1), layernorm_back(e_w1.g, ln_w1, e_w1.v, ro.ln_w1);
+    linear_back(ln_b0.out.g, raw_b0.g, ln_b0.out.v, ro.b0), layernorm_back(h_b0.g, ln_b0, h_b0.v, ro.ln_b0);
+    linear_back(ln_b1.out.g, raw_b1.g, ln_b1.out.v, ro.b1), layernorm_back(h_b1.g, ln_b1, h_b1.v, ro.ln_b1);
+    hk::copy_rows_backward(exec, dec_de, e_w0.g, 0);
+    hk::copy_rows_backward(exec, dec_de, e_w1.g, n * m);
+    hk::copy_rows_backward(exec, dec_dh, h_b0.g, n);
+    hk::copy_rows_backward(exec, dec_dh, h_b1.g, n + m);
+
+    for (std::int64_t l = s.blocks - 1; l >= 0; --l) {
+      BlockActs<T>& a = dec_blocks[l];
+      latent_backward(edge_latents[l], L.edge_latents[l], a.e_mid, r_edges, dec_de, enc_extra_de[l], l, true);
+      latent_backward(node_latents[l], L.node_latents[l], a.h_out, r_nodes, dec_dh, enc_extra_dh[l], l, false);
+      const View3<T>& h_in = l == 0 ? dec_h0.v : node_latents[l - 1].after;
+      block_backward(a, L.decoder[l], h_in, dec_dh, dec_de);
+    }
+    hk::type_embedding_backward(exec, dP, dec_dh, graph.node_type, L.dec_node_type, 3);
+    hk::type_embedding_backward(exec, dP, dec_de, graph.edge_type, L.dec_edge_type, 2);
+
+    for (std::int64_t l = s.blocks - 1; l >= 0; --l) {
+      hk::add_into(exec, enc_dh, enc_extra_dh[l]);
+      hk::add_into(exec, enc_de, enc_extra_de[l]);
+      const View3<T>& h_in = l == 0 ? enc_h0.v : enc_blocks[l - 1].h_out;
+      block_backward(enc_blocks[l], L.encoder[l], h_in, enc_dh, enc_de);
+    }
+    linear_back(View3<T>(), enc_dh, r_nodes, L.enc_identity);
+    hk::type_embedding_backward(exec, dP, enc_dh, graph.node_type, L.enc_node_type, 3);
+    hk::type_embedding_backward(exec, dP, enc_de, graph.edge_type, L.enc_edge_type, 2);
+
+    hk::generate_parameters_backward(exec, theta_slice(dtheta, L.theta_p0, L.p()), u_matrix(dtheta), dphi, dP,
+                                     u_matrix(theta), phi);
+    hk::phi_backward(exec, theta_slice(dtheta, L.theta_phi, L.phi_size), dphi, u,
+                     theta_slice(theta, L.theta_phi, L.phi_size), phi_a1, phi_a2, phi_layout());
+  }
+
+  std::vector<HostNetwork> networks() const {
+    auto hw0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w0);
+    auto hb0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b0);
+    auto hw1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w1);
+    auto hb1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b1);
+    std::vector<HostNetwork> nets;
+    for (std::int64_t b = 0; b < B; ++b) {
+      HostNetwork net(n, m);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < m; ++j) net.weight0(i, j) = static_cast<float>(hw0(b, i, j));
+      for (std::int64_t j = 0; j < m; ++j) net.b0[j] = static_cast<float>(hb0(b, j)), net.w1[j] = static_cast<float>(hw1(b, j));
+      net.b1 = static_cast<float>(hb1(b));
+      nets.push_back(std::move(net));
+    }
+    return nets;
+  }
+};
+
+template <class T>
+Model<T>::Model(const HypernetLayout& layout, std::int64_t batch, std::int64_t n, std::int64_t m, std::int64_t samples,
+                kernels::InputKind input, kernels::NormKind norm)
+    : impl_(std::make_unique<Impl>(layout, batch, n, m, samples, input, norm)) {}
+template <class T>
+Model<T>::~Model() = default;
+template <class T>
+StepResult Model<T>::forward(const View1<T>& theta, const StepInputs& inputs, bool evaluate_task) {
+  return impl_->forward(theta, inputs, evaluate_task);
+}
+template <class T>
+void Model<T>::backward(const View1<T>& theta, const View1<T>& dtheta) {
+  impl_->backward(theta, dtheta);
+}
+template <class T>
+std::vector<HostNetwork> Model<T>::networks() const {
+  return impl_->networks();
+}
+template <class T>
+double Model<T>::forward_flops() const {
+  return impl_->flops;
+}
+template <class T>
+std::size_t Model<T>::workspace_bytes() const {
+  return impl_->alloc.bytes;
+}
+template <class T>
+std::int64_t Model<T>::batch() const {
+  return impl_->B;
+}
+template <class T>
+const HypernetLayout& Model<T>::layout() const {
+  return impl_->L;
+}
+
+template class Model<float>;
+template class Model<double>;
+
+}  // namespace hnet

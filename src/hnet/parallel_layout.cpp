@@ -1,0 +1,97 @@
+#include "hnet/parallel_layout.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "kernels/pairwise_sum.hpp"
+
+namespace hnet {
+
+namespace {
+bool is_power_of_two(std::int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+}  // namespace
+
+std::vector<TrainingJob> training_jobs(const Deck& deck) {
+  std::vector<TrainingJob> jobs;
+  const bool fixed = deck.parallel.mode == ParallelMode::fixed_beta;
+  const std::vector<double> betas = fixed ? deck.parallel.fixed_log10_betas : std::vector<double>{0.0};
+  for (double beta : betas)
+    for (std::int64_t s = 0; s < deck.parallel.seeds; ++s) {
+      TrainingJob job;
+      job.seed_index = s;
+      job.seed = deck.train.seed + static_cast<std::uint64_t>(s);
+      job.fixed_beta = fixed;
+      job.log10_beta = beta;
+      char name[96];
+      if (fixed) std::snprintf(name, sizeof name, "beta%+g_seed%lld", beta, static_cast<long long>(s));
+      else std::snprintf(name, sizeof name, "seed%lld", static_cast<long long>(s));
+      job.name = name;
+      jobs.push_back(job);
+    }
+  return jobs;
+}
+
+GroupLayout make_group_layout(const Deck& deck, MPI_Comm world) {
+  GroupLayout L;
+  L.world = world;
+  MPI_Comm_rank(world, &L.world_rank);
+  MPI_Comm_size(world, &L.world_size);
+  const std::int64_t per_group = deck.parallel.ranks_per_group, batch = deck.train.batch_beta;
+  if (L.world_size % per_group != 0)
+    throw std::runtime_error("parallel.ranks_per_group = " + std::to_string(per_group) + " does not divide the " +
+                             std::to_string(L.world_size) + " MPI ranks; start a multiple of it");
+  if (!is_power_of_two(per_group) || batch % per_group != 0 || !is_power_of_two(batch / per_group))
+    throw std::runtime_error(
+        "parallel.ranks_per_group = " + std::to_string(per_group) + " with train.batch_beta = " + std::to_string(batch) +
+        ": each rank must own a power-of-two block of networks (ranks_per_group a power of two dividing batch_beta, "
+        "batch_beta / ranks_per_group a power of two) so that results do not depend on the rank count");
+  L.group_size = static_cast<int>(per_group);
+  L.group_count = L.world_size / L.group_size;
+  L.group_index = L.world_rank / L.group_size;
+  L.group_rank = L.world_rank % L.group_size;
+  MPI_Comm_split(world, L.group_index, L.group_rank, &L.group);
+  L.local_count = batch / per_group;
+  L.local_begin = L.group_rank * L.local_count;
+  const std::vector<TrainingJob> all = training_jobs(deck);
+  for (std::size_t j = 0; j < all.size(); ++j)
+    if (static_cast<int>(j % L.group_count) == L.group_index) L.jobs.push_back(all[j]);
+  return L;
+}
+
+void free_group_layout(GroupLayout& layout) {
+  if (layout.group != MPI_COMM_NULL) MPI_Comm_free(&layout.group);
+}
+
+GroupReducer::GroupReducer(const GroupLayout& layout, std::int64_t length)
+    : comm_(layout.group), size_(layout.group_size) {
+  if (size_ > 1) gathered_ = View2<float>("hnet::reducer::gathered", size_, length);
+}
+
+void GroupReducer::allreduce(const View1<float>& gradient) {
+  if (size_ == 1) return;
+  const std::int64_t length = gradient.extent(0);
+  ExecSpace exec;
+  exec.fence();
+#if defined(HNET_GPU_AWARE_MPI)
+  MPI_Allgather(gradient.data(), static_cast<int>(length), MPI_FLOAT, gathered_.data(), static_cast<int>(length),
+                MPI_FLOAT, comm_);
+#else
+  auto host_gradient = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
+  auto host_gathered = Kokkos::create_mirror_view(gathered_);
+  MPI_Allgather(host_gradient.data(), static_cast<int>(length), MPI_FLOAT, host_gathered.data(),
+                static_cast<int>(length), MPI_FLOAT, comm_);
+  Kokkos::deep_copy(gathered_, host_gathered);
+#endif
+  const View2<float> gathered = gathered_;
+  const View1<float> out = gradient;
+  const int ranks = size_;
+  Kokkos::parallel_for(
+      "hnet::group_reduce", Kokkos::RangePolicy<ExecSpace>(exec, 0, length), KOKKOS_LAMBDA(const std::int64_t i) {
+        kernels::PairwiseSum<float> sum;
+        for (int r = 0; r < ranks; ++r) sum.add(gathered(r, i));
+        out(i) = sum.total();
+      });
+  exec.fence();
+}
+
+}  // namespace hnet

@@ -1,0 +1,54 @@
+#pragma once
+// The MPI layout of training (architecture.md): MPI_COMM_WORLD splits into groups of
+// parallel.ranks_per_group ranks; each group trains its share of the jobs (one job per training
+// seed, or per fixed β and seed), data-parallel inside the group: each rank owns a contiguous
+// block of the step's B_β networks and the gradients are summed over the group.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hnet/deck.hpp"
+#include "kernels/views.hpp"
+
+namespace hnet {
+
+struct TrainingJob {
+  std::int64_t seed_index = 0;
+  std::uint64_t seed = 0;         // train.seed + seed_index
+  bool fixed_beta = false;
+  double log10_beta = 0.0;        // fixed-β mode only
+  std::string name;               // "seed0", "beta-3_seed0"
+};
+
+struct GroupLayout {
+  MPI_Comm world = MPI_COMM_WORLD, group = MPI_COMM_NULL;
+  int world_rank = 0, world_size = 1, group_index = 0, group_count = 1, group_rank = 0, group_size = 1;
+  std::int64_t local_begin = 0, local_count = 0;  // this rank's networks of a step
+  std::vector<TrainingJob> jobs;                   // this group's jobs, in order
+};
+
+// All jobs of the deck, in the order groups take them round-robin.
+std::vector<TrainingJob> training_jobs(const Deck& deck);
+
+// Throws std::runtime_error with an explanation when the world does not fit the deck.
+GroupLayout make_group_layout(const Deck& deck, MPI_Comm world);
+void free_group_layout(GroupLayout& layout);
+
+// Sums a gradient over the group so that the bits do not depend on the group size: every rank's
+// partial sum is a subtree of the batch's pairwise tree (kernels/pairwise_sum.hpp), and the
+// partials are combined with the same tree. Staged through host memory unless hnet was built
+// with HNET_GPU_AWARE_MPI.
+class GroupReducer {
+ public:
+  GroupReducer(const GroupLayout& layout, std::int64_t length);
+  void allreduce(const View1<float>& gradient);
+
+ private:
+  MPI_Comm comm_;
+  int size_;
+  View2<float> gathered_;
+};
+
+}  // namespace hnet

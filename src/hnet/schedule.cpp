@@ -1,0 +1,55 @@
+#include "hnet/schedule.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/random.hpp"
+
+namespace hnet {
+
+double learning_rate(const TrainConfig& t, std::int64_t step) {
+  const double pi = 3.14159265358979323846;
+  if (step < t.warmup_steps) return t.lr * static_cast<double>(step + 1) / static_cast<double>(t.warmup_steps);
+  const double span = std::max<std::int64_t>(1, t.steps - t.warmup_steps);
+  const double progress = std::min(1.0, static_cast<double>(step - t.warmup_steps) / span);
+  const double cosine = 0.5 * (1.0 + std::cos(pi * progress));
+  return t.lr * (t.lr_final_fraction + (1.0 - t.lr_final_fraction) * cosine);
+}
+
+double beta_upper(const TrainConfig& t, std::int64_t step) {
+  const double lo = t.log10_beta_min, hi = t.log10_beta_max;
+  if (!t.beta_curriculum) return hi;
+  const double start = std::min(hi, lo + 1.0);
+  if (step < t.curriculum_hold_steps) return start;
+  if (t.curriculum_widen_steps <= 0) return hi;
+  const double progress =
+      std::min(1.0, static_cast<double>(step - t.curriculum_hold_steps) / static_cast<double>(t.curriculum_widen_steps));
+  return start + (hi - start) * progress;
+}
+
+double kl_warmup_factor(const TrainConfig& t, std::int64_t step) {
+  if (t.kl_warmup_steps <= 0) return 1.0;
+  return std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(t.kl_warmup_steps));
+}
+
+std::vector<double> draw_log10_betas(const TrainConfig& t, std::uint64_t seed, std::int64_t step) {
+  const auto key = kernels::make_key(seed, kernels::Purpose::beta_draws, static_cast<std::uint64_t>(step));
+  const double lo = t.log10_beta_min, hi = beta_upper(t, step);
+  std::vector<double> betas(t.batch_beta);
+  for (std::int64_t b = 0; b < t.batch_beta; ++b) betas[b] = kernels::uniform(key, b, lo, hi);
+  return betas;
+}
+
+std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count) {
+  std::vector<std::int64_t> out;
+  if (steps <= 0 || count <= 0) return out;
+  for (std::int64_t k = 0; k < count; ++k) {
+    const double fraction = count == 1 ? 1.0 : static_cast<double>(k) / static_cast<double>(count - 1);
+    const auto s = static_cast<std::int64_t>(std::llround(std::pow(static_cast<double>(steps), fraction)));
+    if (out.empty() || s > out.back()) out.push_back(std::min(s, steps));
+  }
+  if (out.back() != steps) out.push_back(steps);
+  return out;
+}
+
+}  // namespace hnet

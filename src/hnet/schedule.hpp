@@ -1,0 +1,28 @@
+#pragma once
+// What changes with the training step (model.md §7): the learning rate, the β range of the
+// curriculum, the KL warm-up factor and the β values drawn for a step.
+#include <cstdint>
+#include <vector>
+
+#include "hnet/deck.hpp"
+
+namespace hnet {
+
+// Linear warm-up over warmup_steps, then cosine decay to lr_final_fraction·lr at the last step.
+double learning_rate(const TrainConfig& train, std::int64_t step);
+
+// Upper end of the log₁₀β sampling range at this step: lo + 1 for curriculum_hold_steps, then
+// widening linearly to hi over curriculum_widen_steps (the full range without the curriculum).
+double beta_upper(const TrainConfig& train, std::int64_t step);
+
+double kl_warmup_factor(const TrainConfig& train, std::int64_t step);
+
+// log₁₀β of every network of the step (global indices 0..batch_beta−1), uniform in
+// [lo, beta_upper(step)], from (seed, step) alone.
+std::vector<double> draw_log10_betas(const TrainConfig& train, std::uint64_t seed, std::int64_t step);
+
+// The steps at which models are saved: `count` log-spaced steps in [1, steps], always including
+// the last. Distinct and increasing.
+std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count);
+
+}  // namespace hnet

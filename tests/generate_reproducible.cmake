@@ -1,0 +1,28 @@
+# `hnet generate` twice with the same arguments must write the same bytes, and the same
+# parameters must generate networks of other sizes (the hypernetwork is size-agnostic).
+set(dir ${WORK_DIR}/generate_test)
+file(REMOVE_RECURSE ${dir})
+file(MAKE_DIRECTORY ${dir})
+foreach(run IN ITEMS a b)
+  execute_process(COMMAND ${HNET} generate ${DECK} --beta 1e-3 --seed 5 --output ${dir}/${run}.h5
+                  OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "hnet generate failed (${rc}): ${out}${err}")
+  endif()
+  if(NOT out MATCHES "generated beta=0.001 seed=5 n=16 m=48 posterior=sample loss=[-+0-9.e]+ normalised=[-+0-9.e]+ kl_nats=[-+0-9.e]+")
+    message(FATAL_ERROR "unexpected output: ${out}")
+  endif()
+  message(STATUS "${out}")
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${dir}/a.h5 ${dir}/b.h5 RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+  message(FATAL_ERROR "two identical generate calls wrote different files")
+endif()
+foreach(n IN ITEMS 4 32)
+  execute_process(COMMAND ${HNET} generate ${DECK} --beta 1e-3 --seed 5 --n ${n} --output ${dir}/n${n}.h5
+                  OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "n=${n} m=")
+    message(FATAL_ERROR "generating n=${n} failed (${rc}): ${out}${err}")
+  endif()
+  message(STATUS "${out}")
+endforeach()

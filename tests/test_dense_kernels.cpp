@@ -1,0 +1,340 @@
+// Dense kernels (layer norm, linear, swish, gathers): forward against naive host references in
+// double, and determinism in float (two runs bit-identical; a batch equals its members run alone).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "hnet/graph.hpp"
+#include "kernels/gather.hpp"
+#include "kernels/layernorm.hpp"
+#include "kernels/linear.hpp"
+#include "kernels/pointwise.hpp"
+#include "view_utils.hpp"
+
+namespace {
+
+namespace hk = hnet::kernels;
+using hnet::testing::from_vector;
+using hnet::testing::to_vector;
+using Vec = std::vector<double>;
+
+Vec random_vector(std::size_t size, unsigned seed, double scale = 1.0, double mean = 0.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(mean, scale);
+  Vec v(size);
+  for (double& x : v) x = normal(rng);
+  return v;
+}
+
+template <class T>
+hnet::View3<T> view3(const Vec& values, std::int64_t B, std::int64_t R, std::int64_t C) {
+  hnet::View3<T> v("hnet::test::v3", B, R, C);
+  from_vector(v, values);
+  return v;
+}
+template <class T>
+hnet::View2<T> view2(const Vec& values, std::int64_t B, std::int64_t p) {
+  hnet::View2<T> v("hnet::test::v2", B, p);
+  from_vector(v, values);
+  return v;
+}
+
+void expect_near(const Vec& actual, const Vec& expected, double tol, const char* what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (std::size_t k = 0; k < actual.size(); ++k)
+    EXPECT_NEAR(actual[k], expected[k], tol * (1.0 + std::fabs(expected[k]))) << what << "[" << k << "]";
+}
+
+TEST(LayerNorm, ForwardMatchesHostReference) {
+  const std::int64_t B = 2, R = 5, C = 7, off_gain = 2, off_bias = C + 3, p = 2 * C + 4;
+  const Vec hx = random_vector(B * R * C, 1, 2.0, 5.0), hP = random_vector(B * p, 2);
+  auto x = view3<double>(hx, B, R, C);
+  auto P = view2<double>(hP, B, p);
+  hnet::View3<double> y("y", B, R, C);
+  hnet::View2<double> mean("mean", B, R), rstd("rstd", B, R);
+  hk::layernorm_forward(hnet::ExecSpace(), y, mean, rstd, x, P, off_gain, off_bias);
+  Vec ry(B * R * C), rmean(B * R), rrstd(B * R);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t r = 0; r < R; ++r) {
+      const double* row = &hx[(b * R + r) * C];
+      double mu = 0, var = 0;
+      for (std::int64_t c = 0; c < C; ++c) mu += row[c] / C;
+      for (std::int64_t c = 0; c < C; ++c) var += (row[c] - mu) * (row[c] - mu) / C;
+      rmean[b * R + r] = mu, rrstd[b * R + r] = 1 / std::sqrt(var + 1e-5);
+      for (std::int64_t c = 0; c < C; ++c)
+        ry[(b * R + r) * C + c] = (row[c] - mu) / std::sqrt(var + 1e-5) * hP[b * p + off_gain + c] + hP[b * p + off_bias + c];
+    }
+  expect_near(to_vector(y), ry, 1e-12, "y");
+  expect_near(to_vector(mean), rmean, 1e-12, "mean");
+  expect_near(to_vector(rstd), rrstd, 1e-12, "rstd");
+}
+
+// y = x·W + bias, or y += …; shapes cover full register tiles, ragged edges and one output channel.
+TEST(Linear, ForwardMatchesHostReference) {
+  struct Shape { std::int64_t R, Cin, Cout; };
+  for (const Shape s : {Shape{8, 16, 16}, Shape{9, 10, 11}, Shape{13, 5, 1}, Shape{3, 33, 24}})
+    for (const bool bias : {true, false})
+      for (const bool accumulate : {false, true}) {
+        const std::int64_t B = 2, off_w = 1, off_b = bias ? off_w + s.Cin * s.Cout : -1;
+        const std::int64_t p = off_w + s.Cin * s.Cout + s.Cout;
+        const Vec hx = random_vector(B * s.R * s.Cin, 3), hP = random_vector(B * p, 4), hy = random_vector(B * s.R * s.Cout, 5);
+        auto x = view3<double>(hx, B, s.R, s.Cin);
+        auto y = view3<double>(hy, B, s.R, s.Cout);
+        auto P = view2<double>(hP, B, p);
+        hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, accumulate);
+        Vec ref(hy.size());
+        for (std::int64_t b = 0; b < B; ++b)
+          for (std::int64_t r = 0; r < s.R; ++r)
+            for (std::int64_t o = 0; o < s.Cout; ++o) {
+              double v = bias ? hP[b * p + off_b + o] : 0.0;
+              for (std::int64_t i = 0; i < s.Cin; ++i) v += hx[(b * s.R + r) * s.Cin + i] * hP[b * p + off_w + i * s.Cout + o];
+              const std::int64_t k = (b * s.R + r) * s.Cout + o;
+              ref[k] = accumulate ? hy[k] + v : v;
+            }
+        expect_near(to_vector(y), ref, 1e-12, "linear y");
+      }
+}
+
+// The gradient checks use small shapes; this one runs many full tiles against dense formulas.
+TEST(Linear, BackwardMatchesHostReference) {
+  const std::int64_t B = 2, R = 21, Cin = 20, Cout = 24, off_w = 0, off_b = Cin * Cout, p = off_b + Cout;
+  const Vec hx = random_vector(B * R * Cin, 6), hP = random_vector(B * p, 7), hdy = random_vector(B * R * Cout, 8);
+  auto x = view3<double>(hx, B, R, Cin);
+  auto dy = view3<double>(hdy, B, R, Cout);
+  auto P = view2<double>(hP, B, p);
+  hnet::View3<double> dx("dx", B, R, Cin);
+  hnet::View2<double> dP("dP", B, p);
+  hk::linear_backward(hnet::ExecSpace(), dx, dP, dy, x, P, off_w, off_b);
+  Vec rdx(B * R * Cin, 0.0), rdP(B * p, 0.0);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t r = 0; r < R; ++r)
+      for (std::int64_t o = 0; o < Cout; ++o) {
+        const double g = hdy[(b * R + r) * Cout + o];
+        rdP[b * p + off_b + o] += g;
+        for (std::int64_t i = 0; i < Cin; ++i) {
+          rdx[(b * R + r) * Cin + i] += g * hP[b * p + off_w + i * Cout + o];
+          rdP[b * p + off_w + i * Cout + o] += g * hx[(b * R + r) * Cin + i];
+        }
+      }
+  expect_near(to_vector(dx), rdx, 1e-12, "linear dx");
+  expect_near(to_vector(dP), rdP, 1e-12, "linear dP");
+}
+
+TEST(Swish, ForwardMatchesHostReference) {
+  const std::int64_t B = 2, R = 3, C = 9;
+  const Vec hx = random_vector(B * R * C, 9, 20.0);  // wide enough that exp(−x) would overflow in a naive form
+  auto x = view3<double>(hx, B, R, C);
+  hnet::View3<double> y("y", B, R, C);
+  hk::swish_forward(hnet::ExecSpace(), y, x);
+  Vec ref(hx.size());
+  for (std::size_t k = 0; k < hx.size(); ++k) ref[k] = hx[k] / (1.0 + std::exp(-hx[k]));
+  expect_near(to_vector(y), ref, 1e-14, "swish y");
+}
+
+TEST(EdgeInputs, ForwardConcatenatesEdgeSourceAndTarget) {
+  const std::int64_t n = 3, m = 4, B = 2, d = 5;
+  const auto graph = hnet::build_graph(n, m);
+  const std::int64_t N = n + m + 1, E = n * m + m;
+  const Vec he = random_vector(B * E * d, 10), hh = random_vector(B * N * d, 11);
+  auto e = view3<double>(he, B, E, d);
+  auto h = view3<double>(hh, B, N, d);
+  hnet::View3<double> g("g", B, E, 3 * d);
+  hk::edge_inputs_forward(hnet::ExecSpace(), g, e, h, graph);
+  // Endpoints from model.md §3 directly, not from the graph arrays the kernel reads.
+  Vec ref(B * E * 3 * d);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t k = 0; k < E; ++k) {
+      const std::int64_t s = k < n * m ? k / m : n + (k - n * m), t = k < n * m ? n + k % m : n + m;
+      for (std::int64_t c = 0; c < d; ++c) {
+        ref[(b * E + k) * 3 * d + c] = he[(b * E + k) * d + c];
+        ref[(b * E + k) * 3 * d + d + c] = hh[(b * N + s) * d + c];
+        ref[(b * E + k) * 3 * d + 2 * d + c] = hh[(b * N + t) * d + c];
+      }
+    }
+  EXPECT_EQ(to_vector(g), ref);
+}
+
+TEST(Concat, ForwardPlacesBothHalves) {
+  const std::int64_t B = 2, R = 3, Ca = 2, Cb = 5;
+  const Vec ha = random_vector(B * R * Ca, 12), hb = random_vector(B * R * Cb, 13);
+  hnet::View3<double> y("y", B, R, Ca + Cb);
+  hk::concat_forward(hnet::ExecSpace(), y, view3<double>(ha, B, R, Ca), view3<double>(hb, B, R, Cb));
+  Vec ref;
+  for (std::int64_t row = 0; row < B * R; ++row) {
+    ref.insert(ref.end(), ha.begin() + row * Ca, ha.begin() + (row + 1) * Ca);
+    ref.insert(ref.end(), hb.begin() + row * Cb, hb.begin() + (row + 1) * Cb);
+  }
+  EXPECT_EQ(to_vector(y), ref);
+}
+
+TEST(CopyRows, ForwardCopiesTheRowRange) {
+  const std::int64_t B = 2, Rsrc = 9, R = 4, C = 3, row0 = 5;
+  const Vec hs = random_vector(B * Rsrc * C, 14);
+  hnet::View3<double> dst("dst", B, R, C);
+  hk::copy_rows_forward(hnet::ExecSpace(), dst, view3<double>(hs, B, Rsrc, C), row0);
+  Vec ref;
+  for (std::int64_t b = 0; b < B; ++b)
+    ref.insert(ref.end(), hs.begin() + (b * Rsrc + row0) * C, hs.begin() + (b * Rsrc + row0 + R) * C);
+  EXPECT_EQ(to_vector(dst), ref);
+}
+
+TEST(TypeEmbedding, ForwardLooksUpEachRowsType) {
+  const std::int64_t n = 2, m = 3, B = 2, C = 4, off = 1, p = off + 3 * C;
+  const auto graph = hnet::build_graph(n, m);
+  const std::int64_t R = graph.nodes;
+  const Vec hP = random_vector(B * p, 15), hy = random_vector(B * R * C, 16);
+  auto P = view2<double>(hP, B, p);
+  for (const bool accumulate : {false, true}) {
+    auto y = view3<double>(hy, B, R, C);
+    hk::type_embedding_forward(hnet::ExecSpace(), y, graph.node_type, P, off, accumulate);
+    Vec ref(hy.size());
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t r = 0; r < R; ++r) {
+        const std::int64_t t = r < n ? 0 : r < n + m ? 1 : 2;  // input, hidden, output (model.md §3)
+        for (std::int64_t c = 0; c < C; ++c) {
+          const std::int64_t k = (b * R + r) * C + c;
+          ref[k] = (accumulate ? hy[k] : 0.0) + hP[b * p + off + t * C + c];
+        }
+      }
+    EXPECT_EQ(to_vector(y), ref);
+  }
+}
+
+// Every kernel forward and backward in float on one batch. Inputs are batch-first, so network b's
+// data is block b of each vector and a batch can be cut into single networks.
+struct DenseRun {
+  static constexpr std::int64_t R = 67, C = 20, Cin = 33, Cout = 20, n = 3, m = 5, d = 12, Rsrc = 70, row0 = 2;
+  static constexpr std::int64_t N = n + m + 1, E = n * m + m, p_ln = 2 * C, p_lin = Cin * Cout + Cout, p_type = 3 * d;
+  std::int64_t B;
+  std::vector<Vec> in;  // in the order of the names below
+
+  enum Input { x, dy, P_ln, P_lin, dy_lin, e, h, dg, a, dcat, src, dcopy, P_type, count };
+  static std::int64_t per_network(int k) {
+    switch (k) {
+      case x: case dy: return R * C;
+      case P_ln: return p_ln;
+      case P_lin: return p_lin;
+      case dy_lin: return R * Cout;
+      case e: return E * d;
+      case h: return N * d;
+      case dg: return E * 3 * d;
+      case a: return R * Cin;
+      case dcat: return R * (Cin + C);
+      case src: return Rsrc * C;
+      case dcopy: return (Rsrc - row0 - 1) * C;
+      default: return p_type;
+    }
+  }
+
+  explicit DenseRun(std::int64_t batch) : B(batch), in(count) {
+    for (int k = 0; k < count; ++k) in[k] = random_vector(B * per_network(k), 100 + k);
+  }
+  DenseRun member(std::int64_t b) const {
+    DenseRun one(1);
+    for (int k = 0; k < count; ++k) {
+      const std::int64_t size = per_network(k);
+      one.in[k].assign(in[k].begin() + b * size, in[k].begin() + (b + 1) * size);
+    }
+    return one;
+  }
+
+  // Returns every output and gradient, each batch-first.
+  std::vector<Vec> run() const {
+    using F3 = hnet::View3<float>;
+    using F2 = hnet::View2<float>;
+    const hnet::ExecSpace exec;
+    const auto graph = hnet::build_graph(n, m);
+    std::vector<Vec> out;
+    {
+      auto vx = view3<float>(in[x], B, R, C), vdy = view3<float>(in[dy], B, R, C);
+      auto P = view2<float>(in[P_ln], B, p_ln);
+      F3 y("y", B, R, C), dx("dx", B, R, C);
+      F2 mean("mean", B, R), rstd("rstd", B, R), dP("dP", B, p_ln);
+      hk::layernorm_forward(exec, y, mean, rstd, vx, P, 0, C);
+      hk::layernorm_backward(exec, dx, dP, vdy, vx, P, mean, rstd, 0, C);
+      for (auto v : {to_vector(y), to_vector(mean), to_vector(rstd), to_vector(dx), to_vector(dP)}) out.push_back(v);
+    }
+    {
+      auto vx = view3<float>(in[a], B, R, Cin), vdy = view3<float>(in[dy_lin], B, R, Cout);
+      auto P = view2<float>(in[P_lin], B, p_lin);
+      F3 y("y", B, R, Cout), dx("dx", B, R, Cin);
+      F2 dP("dP", B, p_lin);
+      hk::linear_forward(exec, y, vx, P, 0, Cin * Cout, false);
+      hk::linear_backward(exec, dx, dP, vdy, vx, P, 0, Cin * Cout);
+      for (auto v : {to_vector(y), to_vector(dx), to_vector(dP)}) out.push_back(v);
+    }
+    {
+      auto vx = view3<float>(in[x], B, R, C), vdy = view3<float>(in[dy], B, R, C);
+      F3 y("y", B, R, C), dx("dx", B, R, C);
+      hk::swish_forward(exec, y, vx);
+      hk::swish_backward(exec, dx, vdy, vx);
+      for (auto v : {to_vector(y), to_vector(dx)}) out.push_back(v);
+    }
+    {
+      auto ve = view3<float>(in[e], B, E, d), vh = view3<float>(in[h], B, N, d);
+      auto vdg = view3<float>(in[dg], B, E, 3 * d);
+      F3 g("g", B, E, 3 * d), de("de", B, E, d), dh("dh", B, N, d);
+      hk::edge_inputs_forward(exec, g, ve, vh, graph);
+      hk::edge_inputs_backward(exec, de, dh, vdg, graph);
+      for (auto v : {to_vector(g), to_vector(de), to_vector(dh)}) out.push_back(v);
+    }
+    {
+      auto va = view3<float>(in[a], B, R, Cin), vb = view3<float>(in[x], B, R, C);
+      auto vdy = view3<float>(in[dcat], B, R, Cin + C);
+      F3 y("y", B, R, Cin + C), da("da", B, R, Cin), db("db", B, R, C);
+      hk::concat_forward(exec, y, va, vb);
+      hk::concat_backward(exec, da, db, vdy);
+      for (auto v : {to_vector(y), to_vector(da), to_vector(db)}) out.push_back(v);
+    }
+    {
+      auto vsrc = view3<float>(in[src], B, Rsrc, C);
+      auto vdd = view3<float>(in[dcopy], B, Rsrc - row0 - 1, C);
+      F3 dst("dst", B, Rsrc - row0 - 1, C), dsrc("dsrc", B, Rsrc, C);
+      hk::copy_rows_forward(exec, dst, vsrc, row0);
+      hk::copy_rows_backward(exec, dsrc, vdd, row0);
+      for (auto v : {to_vector(dst), to_vector(dsrc)}) out.push_back(v);
+    }
+    {
+      auto P = view2<float>(in[P_type], B, p_type);
+      auto vdy = view3<float>(in[h], B, N, d);
+      F3 y("y", B, N, d);
+      F2 dP("dP", B, p_type);
+      hk::type_embedding_forward(exec, y, graph.node_type, P, 0, false);
+      hk::type_embedding_backward(exec, dP, vdy, graph.node_type, 0, 3);
+      for (auto v : {to_vector(y), to_vector(dP)}) out.push_back(v);
+    }
+    return out;
+  }
+};
+
+TEST(DenseKernels, TwoRunsAreBitIdentical) {
+  const DenseRun problem(4);
+  const auto first = problem.run(), second = problem.run();
+  ASSERT_EQ(first.size(), second.size());
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    ASSERT_EQ(first[k].size(), second[k].size());
+    EXPECT_EQ(std::memcmp(first[k].data(), second[k].data(), first[k].size() * sizeof(double)), 0) << "output " << k;
+  }
+}
+
+TEST(DenseKernels, BatchEqualsItsMembersRunAlone) {
+  const std::int64_t B = 3;
+  const DenseRun problem(B);
+  const auto all = problem.run();
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto one = problem.member(b).run();
+    ASSERT_EQ(one.size(), all.size());
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      const std::size_t block = one[k].size();
+      ASSERT_EQ(block * B, all[k].size());
+      EXPECT_EQ(std::memcmp(one[k].data(), all[k].data() + b * block, block * sizeof(double)), 0)
+          << "output " << k << ", network " << b;
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,514 @@
+// The graph kernels against naive host references (double), and their determinism: two runs give
+// identical bits, and a batch gives each member the bits it gets when run alone.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hnet/graph.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/beta_conditioning.hpp"
+#include "kernels/latent.hpp"
+#include "kernels/readout.hpp"
+#include "view_utils.hpp"
+
+namespace {
+namespace hk = hnet::kernels;
+using hnet::testing::from_vector;
+using hnet::testing::to_vector;
+using Vec = std::vector<double>;
+using Outputs = std::vector<Vec>;
+
+Vec random_vector(std::size_t size, unsigned seed, double scale = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  Vec v(size);
+  for (double& x : v) x = normal(rng);
+  return v;
+}
+
+template <class T>
+hnet::View1<T> view(const std::string& label, const Vec& values, std::int64_t a) {
+  hnet::View1<T> v(label, a);
+  from_vector(v, values);
+  return v;
+}
+template <class T>
+hnet::View2<T> view(const std::string& label, const Vec& values, std::int64_t a, std::int64_t b) {
+  hnet::View2<T> v(label, a, b);
+  from_vector(v, values);
+  return v;
+}
+template <class T>
+hnet::View3<T> view(const std::string& label, const Vec& values, std::int64_t a, std::int64_t b, std::int64_t c) {
+  hnet::View3<T> v(label, a, b, c);
+  from_vector(v, values);
+  return v;
+}
+
+// Member b's block of a flat [B]-major vector.
+Vec member(const Vec& v, std::int64_t batch, std::int64_t b) {
+  const std::size_t block = v.size() / batch;
+  return Vec(v.begin() + b * block, v.begin() + (b + 1) * block);
+}
+
+void expect_near(const Vec& got, const Vec& want, double tol, const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t k = 0; k < got.size(); ++k)
+    EXPECT_NEAR(got[k], want[k], tol * (1 + std::fabs(want[k]))) << what << "[" << k << "]";
+}
+
+void expect_bits(const Vec& got, const Vec& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(double)), 0) << what;
+}
+
+// run(B, first, inputs) runs members first .. first + B − 1 of a batch on the [B]-major inputs;
+// its first `per_member` outputs are [B]-major too. Checks that two runs agree bitwise and that
+// each member alone reproduces its block of the batch run.
+void expect_deterministic(const std::function<Outputs(std::int64_t, std::int64_t, const Outputs&)>& run,
+                          const Outputs& inputs, std::int64_t batch, std::size_t per_member) {
+  const Outputs first = run(batch, 0, inputs), second = run(batch, 0, inputs);
+  for (std::size_t k = 0; k < first.size(); ++k) expect_bits(first[k], second[k], "rerun");
+  for (std::int64_t b = 0; b < batch; ++b) {
+    Outputs alone_inputs;
+    for (const Vec& v : inputs) alone_inputs.push_back(member(v, batch, b));
+    const Outputs alone = run(1, b, alone_inputs);
+    for (std::size_t k = 0; k < per_member; ++k) expect_bits(alone[k], member(first[k], batch, b), "member alone");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention. Inputs: q, kx, vx, ky, vy, kd, vd, dout. Outputs: out, alpha, then every gradient.
+
+template <class T>
+Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, int heads, const Outputs& in) {
+  const std::int64_t N = graph.nodes, E = graph.edges;
+  using V3 = hnet::View3<T>;
+  const V3 q = view<T>("q", in[0], B, N, d), kx = view<T>("kx", in[1], B, N, d), vx = view<T>("vx", in[2], B, N, d);
+  const V3 ky = view<T>("ky", in[3], B, E, d), vy = view<T>("vy", in[4], B, E, d);
+  const V3 kd = view<T>("kd", in[5], B, 2, d), vd = view<T>("vd", in[6], B, 2, d),
+           dout = view<T>("dout", in[7], B, N, d);
+  V3 out("out", B, N, d), alpha("alpha", B, 2 * E, heads), dscore("dscore", B, 2 * E, heads);
+  V3 dq("dq", B, N, d), dkx("dkx", B, N, d), dvx("dvx", B, N, d), dky("dky", B, E, d), dvy("dvy", B, E, d);
+  V3 dkd("dkd", B, 2, d), dvd("dvd", B, 2, d);
+  hnet::ExecSpace exec;
+  hk::attention_forward(exec, out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
+  hk::attention_backward(exec, dq, dkx, dvx, dky, dvy, dkd, dvd, dout, q, kx, vx, ky, vy, kd, vd, alpha, dscore, graph,
+                         heads);
+  return {to_vector(out), to_vector(alpha), to_vector(dq),  to_vector(dkx), to_vector(dvx),
+          to_vector(dky), to_vector(dvy),   to_vector(dkd), to_vector(dvd)};
+}
+
+Outputs attention_inputs(const hnet::Graph& graph, std::int64_t B, std::int64_t d, unsigned seed) {
+  const std::size_t nodes = B * graph.nodes * d, edges = B * graph.edges * d, dirs = B * 2 * d;
+  return {random_vector(nodes, seed),     random_vector(nodes, seed + 1), random_vector(nodes, seed + 2),
+          random_vector(edges, seed + 3), random_vector(edges, seed + 4), random_vector(dirs, seed + 5),
+          random_vector(dirs, seed + 6),  random_vector(nodes, seed + 7)};
+}
+
+}  // namespace
+
+TEST(GraphAttention, ForwardMatchesHostReference) {
+  const std::int64_t n = 3, m = 4, B = 2, d = 6;
+  const int H = 3;
+  const std::int64_t dh = d / H;
+  const auto graph = hnet::build_graph(n, m);
+  const auto host = hnet::build_host_graph(n, m);
+  const std::int64_t N = host.nodes, E = host.edges;
+  const Outputs in = attention_inputs(graph, B, d, 100);
+  const Outputs got = run_attention<double>(graph, B, d, H, in);
+
+  // model.md §5.1 read directly: every edge touching v, in edge order, with its other end and direction.
+  auto node = [d](const Vec& x, std::int64_t rows, std::int64_t b, std::int64_t r, std::int64_t c) {
+    return x[(b * rows + r) * d + c];
+  };
+  Vec out(B * N * d), alpha(B * 2 * E * H);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t v = 0; v < N; ++v)
+      for (std::int64_t h = 0; h < H; ++h) {
+        std::vector<std::int64_t> touching;
+        for (std::int64_t e = 0; e < E; ++e)
+          if (host.edge_source(e) == v || host.edge_target(e) == v) touching.push_back(e);
+        Vec score;
+        for (std::int64_t e : touching) {
+          const bool incoming = host.edge_target(e) == v;
+          const std::int64_t u = incoming ? host.edge_source(e) : host.edge_target(e), dir = incoming ? 0 : 1;
+          double s = 0;
+          for (std::int64_t c = h * dh; c < (h + 1) * dh; ++c)
+            s += node(in[0], N, b, v, c) *
+                 (node(in[1], N, b, u, c) + node(in[3], E, b, e, c) + node(in[5], 2, b, dir, c));
+          score.push_back(s / std::sqrt(double(dh)));
+        }
+        double top = score[0], sum = 0;
+        for (double s : score) top = std::max(top, s);
+        for (double s : score) sum += std::exp(s - top);
+        for (std::size_t k = 0; k < touching.size(); ++k) {
+          const std::int64_t e = touching[k];
+          const bool incoming = host.edge_target(e) == v;
+          const std::int64_t u = incoming ? host.edge_source(e) : host.edge_target(e), dir = incoming ? 0 : 1;
+          const double a = std::exp(score[k] - top) / sum;
+          alpha[(b * 2 * E + host.edge_incidence(e, incoming ? 0 : 1)) * H + h] = a;
+          for (std::int64_t c = h * dh; c < (h + 1) * dh; ++c)
+            out[(b * N + v) * d + c] +=
+                a * (node(in[2], N, b, u, c) + node(in[4], E, b, e, c) + node(in[6], 2, b, dir, c));
+        }
+      }
+  expect_near(got[0], out, 1e-12, "out");
+  expect_near(got[1], alpha, 1e-12, "alpha");
+}
+
+TEST(GraphAttention, DeterministicAndBatchIndependent) {
+  const auto graph = hnet::build_graph(4, 6);
+  const std::int64_t B = 3, d = 8;
+  expect_deterministic(
+      [&](std::int64_t batch, std::int64_t, const Outputs& in) { return run_attention<float>(graph, batch, d, 2, in); },
+      attention_inputs(graph, B, d, 200), B, 9);
+}
+
+TEST(GraphAttention, AbsentGradientsAreSkipped) {
+  const auto graph = hnet::build_graph(2, 3);
+  const std::int64_t B = 2, d = 4, N = graph.nodes, E = graph.edges;
+  const Outputs in = attention_inputs(graph, B, d, 300);
+  const Outputs all = run_attention<double>(graph, B, d, 2, in);
+  using V3 = hnet::View3<double>;
+  const V3 q = view<double>("q", in[0], B, N, d), kx = view<double>("kx", in[1], B, N, d);
+  const V3 vx = view<double>("vx", in[2], B, N, d), ky = view<double>("ky", in[3], B, E, d);
+  const V3 vy = view<double>("vy", in[4], B, E, d), kd = view<double>("kd", in[5], B, 2, d);
+  const V3 vd = view<double>("vd", in[6], B, 2, d), dout = view<double>("dout", in[7], B, N, d);
+  V3 out("out", B, N, d), alpha("alpha", B, 2 * E, 2), dscore("dscore", B, 2 * E, 2), dvy("dvy", B, E, d);
+  hk::attention_forward(hnet::ExecSpace(), out, alpha, q, kx, vx, ky, vy, kd, vd, graph, 2);
+  hk::attention_backward(hnet::ExecSpace(), V3(), V3(), V3(), V3(), dvy, V3(), V3(), dout, q, kx, vx, ky, vy, kd, vd,
+                         alpha, dscore, graph, 2);
+  expect_bits(to_vector(dvy), all[6], "dvy");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latent channel. Inputs: post, prior, dz, dkl. Outputs: z, kl_rows, sigma, eps, dpost, dprior.
+
+namespace {
+
+template <class T>
+Outputs run_latent(std::int64_t B, std::int64_t R, std::int64_t k, hk::LatentOptions options, const Outputs& in) {
+  using V3 = hnet::View3<T>;
+  const V3 post = view<T>("post", in[0], B, R, 2 * k), prior = view<T>("prior", in[1], B, R, 2 * k);
+  const V3 dz = view<T>("dz", in[2], B, R, k);
+  const hnet::View1<double> dkl = view<double>("dkl", in[3], B);
+  V3 z("z", B, R, k), sigma("sigma", B, R, k), eps("eps", B, R, k), dpost("dpost", B, R, 2 * k),
+      dprior("dprior", B, R, 2 * k);
+  hnet::View2<double> kl_rows("kl_rows", B, R);
+  const V3 prior_arg = options.learned_prior ? prior : V3();
+  hk::latent_forward(hnet::ExecSpace(), z, kl_rows, sigma, eps, post, prior_arg, options);
+  hk::latent_backward(hnet::ExecSpace(), dpost, dprior, dz, dkl, post, prior_arg, sigma, eps, options);
+  return {to_vector(z), to_vector(kl_rows), to_vector(sigma), to_vector(eps), to_vector(dpost), to_vector(dprior)};
+}
+
+Outputs latent_inputs(std::int64_t B, std::int64_t R, std::int64_t k, unsigned seed) {
+  return {random_vector(B * R * 2 * k, seed), random_vector(B * R * 2 * k, seed + 1),
+          random_vector(B * R * k, seed + 2), random_vector(B, seed + 3)};
+}
+
+hk::LatentOptions some_options(hk::SigmaKind sigma, bool learned) {
+  hk::LatentOptions o;
+  o.sigma = sigma, o.learned_prior = learned, o.prior_scale = 0.3;
+  o.seed = 11, o.step = 17, o.network_offset = 4, o.level = 2, o.row_offset = 9;
+  return o;
+}
+
+}  // namespace
+
+TEST(LatentChannel, ForwardMatchesHostReference) {
+  const std::int64_t B = 2, R = 5, k = 3;
+  for (auto kind : {hk::SigmaKind::bounded, hk::SigmaKind::softplus})
+    for (bool learned : {false, true}) {
+      const hk::LatentOptions o = some_options(kind, learned);
+      const Outputs in = latent_inputs(B, R, k, 400);
+      const Outputs got = run_latent<double>(B, R, k, o, in);
+      auto spread = [&](double rho) {
+        return kind == hk::SigmaKind::bounded ? o.prior_scale / (1 + std::exp(-rho))
+                                              : std::log(1 + std::exp(rho)) + 1e-4;
+      };
+      Vec z(B * R * k), kl(B * R);
+      for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t r = 0; r < R; ++r)
+          for (std::int64_t c = 0; c < k; ++c) {
+            const std::int64_t row = (b * R + r) * 2 * k;
+            const double mu = in[0][row + c], sigma = spread(in[0][row + k + c]);
+            const double mu_p = learned ? in[1][row + c] : 0.0;
+            const double s =
+                learned ? spread(in[1][row + k + c]) : (kind == hk::SigmaKind::bounded ? o.prior_scale : 1.0);
+            const auto key = hk::make_key(o.seed, hk::Purpose::latent_noise, o.step, o.network_offset + b, o.level);
+            z[(b * R + r) * k + c] = mu + sigma * hk::normal(key, (o.row_offset + r) * k + c);
+            kl[b * R + r] += std::log(s / sigma) + (sigma * sigma + (mu - mu_p) * (mu - mu_p)) / (2 * s * s) - 0.5;
+          }
+      expect_near(got[0], z, 1e-12, "z");
+      expect_near(got[1], kl, 1e-12, "kl_rows");
+    }
+}
+
+TEST(LatentChannel, KlVanishesWhenPosteriorEqualsLearnedPrior) {
+  const std::int64_t B = 2, R = 4, k = 3;
+  for (auto kind : {hk::SigmaKind::bounded, hk::SigmaKind::softplus}) {
+    Outputs in = latent_inputs(B, R, k, 500);
+    in[1] = in[0];
+    const Outputs got = run_latent<double>(B, R, k, some_options(kind, true), in);
+    for (double kl : got[1]) EXPECT_NEAR(kl, 0.0, 1e-14);
+  }
+}
+
+TEST(LatentChannel, PosteriorMeanHasNoNoise) {
+  const std::int64_t B = 2, R = 3, k = 2;
+  hk::LatentOptions o = some_options(hk::SigmaKind::bounded, false);
+  o.use_mean = true;
+  const Outputs in = latent_inputs(B, R, k, 600);
+  const Outputs got = run_latent<float>(B, R, k, o, in);
+  for (std::int64_t row = 0; row < B * R; ++row)
+    for (std::int64_t c = 0; c < k; ++c) {
+      EXPECT_EQ(got[0][row * k + c], double(float(in[0][row * 2 * k + c])));
+      EXPECT_EQ(got[3][row * k + c], 0.0);
+    }
+}
+
+TEST(LatentChannel, DeterministicAndBatchIndependent) {
+  const std::int64_t B = 3, R = 7, k = 4;
+  for (bool learned : {false, true}) {
+    const hk::LatentOptions o = some_options(hk::SigmaKind::bounded, learned);
+    // Member b run alone is network network_offset + b: the same noise whichever slot computes it.
+    expect_deterministic(
+        [&](std::int64_t batch, std::int64_t first, const Outputs& in) {
+          hk::LatentOptions alone = o;
+          alone.network_offset += first;
+          return run_latent<float>(batch, R, k, alone, in);
+        },
+        latent_inputs(B, R, k, 700), B, 6);
+  }
+}
+
+TEST(LatentChannel, RowsSplitAcrossCallsGiveTheSameNoise) {
+  const std::int64_t B = 2, R = 6, k = 3, split = 4;
+  const hk::LatentOptions o = some_options(hk::SigmaKind::softplus, false);
+  const Outputs in = latent_inputs(B, R, k, 800);
+  const Vec whole = run_latent<float>(B, R, k, o, in)[0];
+  Vec joined;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (auto [r0, r1] : {std::pair<std::int64_t, std::int64_t>{0, split}, {split, R}}) {
+      hk::LatentOptions part = o;
+      part.network_offset += b, part.row_offset += r0;
+      auto rows = [&](const Vec& v, std::int64_t width) {
+        return Vec(v.begin() + (b * R + r0) * width, v.begin() + (b * R + r1) * width);
+      };
+      const Outputs piece = run_latent<float>(1, r1 - r0, k, part,
+                                              {rows(in[0], 2 * k), rows(in[1], 2 * k), rows(in[2], k), Vec{in[3][b]}});
+      joined.insert(joined.end(), piece[0].begin(), piece[0].end());
+    }
+  expect_bits(joined, whole, "z");
+}
+
+TEST(LatentChannel, KlSumAddsRowsToTheTotal) {
+  const std::int64_t B = 3, R = 50;
+  const Vec rows = random_vector(B * R, 900), start = random_vector(B, 901);
+  const hnet::View2<double> kl_rows = view<double>("kl_rows", rows, B, R);
+  const hnet::View1<double> kl = view<double>("kl", start, B);
+  hk::kl_sum_forward(hnet::ExecSpace(), kl, kl_rows);
+  const Vec got = to_vector(kl);
+  for (std::int64_t b = 0; b < B; ++b) {
+    double sum = 0;
+    for (std::int64_t r = 0; r < R; ++r) sum += rows[b * R + r];
+    EXPECT_EQ(got[b], start[b] + sum);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-out. Inputs: raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b, P, dw0, db0, dw1, db1.
+// Outputs: w0, b0, w1, b1, then every gradient.
+
+namespace {
+
+struct ReadoutShape {
+  std::int64_t n, m, d, p, off_gamma;
+  bool bilinear;
+};
+
+template <class T>
+Outputs run_readout(std::int64_t B, const ReadoutShape& s, const Outputs& in) {
+  using V3 = hnet::View3<T>;
+  using V2 = hnet::View2<T>;
+  const std::int64_t n = s.n, m = s.m, N = n + m + 1;
+  const V3 raw_w0 = view<T>("raw_w0", in[0], B, n * m, 1), raw_w1 = view<T>("raw_w1", in[1], B, m, 1);
+  const V3 raw_b0 = view<T>("raw_b0", in[2], B, m, 1), raw_b1 = view<T>("raw_b1", in[3], B, 1, 1);
+  const V3 bil_a = s.bilinear ? view<T>("bil_a", in[4], B, N, s.d) : V3();
+  const V3 bil_b = s.bilinear ? view<T>("bil_b", in[5], B, N, s.d) : V3();
+  const V2 P = view<T>("P", in[6], B, s.p), db0 = view<T>("db0", in[8], B, m), dw1 = view<T>("dw1", in[9], B, m);
+  const V3 dw0 = view<T>("dw0", in[7], B, n, m);
+  const hnet::View1<T> db1 = view<T>("db1", in[10], B);
+  V3 w0("w0", B, n, m), draw_w0("draw_w0", B, n * m, 1), draw_w1("draw_w1", B, m, 1), draw_b0("draw_b0", B, m, 1);
+  V3 draw_b1("draw_b1", B, 1, 1), dbil_a("dbil_a", B, N, s.d), dbil_b("dbil_b", B, N, s.d);
+  V2 b0("b0", B, m), w1("w1", B, m), dP("dP", B, s.p);
+  hnet::View1<T> b1("b1", B);
+  hk::readout_forward(hnet::ExecSpace(), w0, b0, w1, b1, raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b, P, s.off_gamma);
+  hk::readout_backward(hnet::ExecSpace(), draw_w0, draw_w1, draw_b0, draw_b1, dbil_a, dbil_b, dP, dw0, db0, dw1, db1,
+                       raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b, P, s.off_gamma);
+  return {to_vector(w0),      to_vector(b0),      to_vector(w1),      to_vector(b1),
+          to_vector(draw_w0), to_vector(draw_w1), to_vector(draw_b0), to_vector(draw_b1),
+          to_vector(dbil_a),  to_vector(dbil_b),  to_vector(dP)};
+}
+
+Outputs readout_inputs(std::int64_t B, const ReadoutShape& s, unsigned seed) {
+  const std::int64_t n = s.n, m = s.m, N = n + m + 1;
+  return {random_vector(B * n * m, seed),
+          random_vector(B * m, seed + 1),
+          random_vector(B * m, seed + 2),
+          random_vector(B, seed + 3),
+          random_vector(B * N * s.d, seed + 4),
+          random_vector(B * N * s.d, seed + 5),
+          random_vector(B * s.p, seed + 6, 0.5),
+          random_vector(B * n * m, seed + 7),
+          random_vector(B * m, seed + 8),
+          random_vector(B * m, seed + 9),
+          random_vector(B, seed + 10)};
+}
+
+}  // namespace
+
+TEST(Readout, ForwardMatchesHostReference) {
+  const std::int64_t B = 2;
+  for (bool bilinear : {true, false}) {
+    const ReadoutShape s{3, 5, 4, 7, 2, bilinear};
+    const Outputs in = readout_inputs(B, s, 1000);
+    const Outputs got = run_readout<double>(B, s, in);
+    const std::int64_t n = s.n, m = s.m, N = n + m + 1, d = s.d;
+    Vec w0(B * n * m), b0(B * m), w1(B * m), b1(B);
+    for (std::int64_t b = 0; b < B; ++b) {
+      const double* gamma = &in[6][b * s.p + s.off_gamma];
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < m; ++j) {
+          double bil = 0;
+          for (std::int64_t c = 0; c < d && bilinear; ++c)
+            bil += in[4][(b * N + i) * d + c] * in[5][(b * N + n + j) * d + c];
+          w0[(b * n + i) * m + j] = std::exp(gamma[0]) * (in[0][b * n * m + i * m + j] + bil / std::sqrt(double(d)));
+        }
+      for (std::int64_t j = 0; j < m; ++j) {
+        w1[b * m + j] = std::exp(gamma[1]) * in[1][b * m + j];
+        b0[b * m + j] = std::exp(gamma[2]) * in[2][b * m + j];
+      }
+      b1[b] = std::exp(gamma[3]) * in[3][b];
+    }
+    expect_near(got[0], w0, 1e-12, "w0");
+    expect_near(got[1], b0, 1e-12, "b0");
+    expect_near(got[2], w1, 1e-12, "w1");
+    expect_near(got[3], b1, 1e-12, "b1");
+  }
+}
+
+TEST(Readout, DeterministicAndBatchIndependent) {
+  const ReadoutShape s{4, 6, 8, 10, 5, true};
+  const std::int64_t B = 3;
+  expect_deterministic(
+      [&](std::int64_t batch, std::int64_t, const Outputs& in) { return run_readout<float>(batch, s, in); },
+      readout_inputs(B, s, 1100), B, 11);
+}
+
+// ---------------------------------------------------------------------------------------------
+// φ MLP. Inputs: u, dphi (Q is shared). Outputs: phi, a1, a2 per network, dQ summed over them.
+
+namespace {
+
+template <class T>
+Outputs run_phi(std::int64_t B, const hk::PhiLayout& L, const Vec& Q, const Outputs& in) {
+  const hnet::View1<T> q = view<T>("Q", Q, Q.size()), u = view<T>("u", in[0], B);
+  const hnet::View2<T> dphi = view<T>("dphi", in[1], B, L.dphi);
+  hnet::View2<T> phi("phi", B, L.dphi), a1("a1", B, L.h1), a2("a2", B, L.h2);
+  hnet::View1<T> dQ("dQ", Q.size());
+  hk::phi_forward(hnet::ExecSpace(), phi, a1, a2, u, q, L);
+  hk::phi_backward(hnet::ExecSpace(), dQ, dphi, u, q, a1, a2, L);
+  return {to_vector(phi), to_vector(a1), to_vector(a2), to_vector(dQ)};
+}
+
+}  // namespace
+
+TEST(PhiMlp, ForwardMatchesHostReference) {
+  const std::int64_t B = 4;
+  const hk::PhiLayout L = hk::packed_phi_layout(6, 5, 3, 1);
+  const Vec Q = random_vector(L.b3 + L.dphi, 1200, 0.7), u = random_vector(B, 1201);
+  const Vec got = run_phi<double>(B, L, Q, {u, random_vector(B * L.dphi, 1202)})[0];
+  auto swish = [](double x) { return x / (1 + std::exp(-x)); };
+  for (std::int64_t b = 0; b < B; ++b) {
+    Vec h1(L.h1), h2(L.h2);
+    for (std::int64_t j = 0; j < L.h1; ++j) h1[j] = swish(u[b] * Q[L.w1 + j] + Q[L.b1 + j]);
+    for (std::int64_t j = 0; j < L.h2; ++j) {
+      double a = Q[L.b2 + j];
+      for (std::int64_t i = 0; i < L.h1; ++i) a += h1[i] * Q[L.w2 + i * L.h2 + j];
+      h2[j] = swish(a);
+    }
+    for (std::int64_t c = 0; c < L.dphi; ++c) {
+      double phi = Q[L.b3 + c];
+      for (std::int64_t i = 0; i < L.h2; ++i) phi += h2[i] * Q[L.w3 + i * L.dphi + c];
+      EXPECT_NEAR(got[b * L.dphi + c], phi, 1e-12 * (1 + std::fabs(phi)));
+    }
+  }
+}
+
+TEST(PhiMlp, DeterministicAndBatchIndependent) {
+  const std::int64_t B = 5;
+  const hk::PhiLayout L = hk::packed_phi_layout(64, 64, 16);
+  const Vec Q = random_vector(L.b3 + L.dphi, 1300, 0.2);
+  expect_deterministic(
+      [&](std::int64_t batch, std::int64_t, const Outputs& in) { return run_phi<float>(batch, L, Q, in); },
+      {random_vector(B, 1301), random_vector(B * L.dphi, 1302)}, B, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter generation. Inputs: phi, dP (P0 and U are shared). Outputs: P, dphi per network;
+// dP0, dU summed over them.
+
+namespace {
+
+template <class T>
+Outputs run_generate(std::int64_t B, std::int64_t p, std::int64_t dim, const Vec& P0, const Vec& U, const Outputs& in) {
+  const hnet::View1<T> p0 = view<T>("P0", P0, p);
+  const hnet::View2<T> u = view<T>("U", U, p, dim), phi = view<T>("phi", in[0], B, dim),
+                       dP = view<T>("dP", in[1], B, p);
+  hnet::View2<T> P("P", B, p), dU("dU", p, dim), dphi("dphi", B, dim);
+  hnet::View1<T> dP0("dP0", p);
+  hk::generate_parameters_forward(hnet::ExecSpace(), P, p0, u, phi);
+  hk::generate_parameters_backward(hnet::ExecSpace(), dP0, dU, dphi, dP, u, phi);
+  return {to_vector(P), to_vector(dphi), to_vector(dP0), to_vector(dU)};
+}
+
+}  // namespace
+
+TEST(GenerateParameters, MatchesHostReference) {
+  const std::int64_t B = 3, p = 3 * hk::generate_parameters_chunk + 17, dim = 4;
+  const Vec P0 = random_vector(p, 1400), U = random_vector(p * dim, 1401), phi = random_vector(B * dim, 1402);
+  const Vec dP = random_vector(B * p, 1403);
+  const Outputs got = run_generate<double>(B, p, dim, P0, U, {phi, dP});
+  Vec P(B * p), dphi(B * dim), dP0(p), dU(p * dim);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t i = 0; i < p; ++i) {
+      P[b * p + i] = P0[i];
+      dP0[i] += dP[b * p + i];
+      for (std::int64_t c = 0; c < dim; ++c) {
+        P[b * p + i] += U[i * dim + c] * phi[b * dim + c];
+        dU[i * dim + c] += dP[b * p + i] * phi[b * dim + c];
+        dphi[b * dim + c] += U[i * dim + c] * dP[b * p + i];
+      }
+    }
+  expect_near(got[0], P, 1e-12, "P");
+  expect_near(got[1], dphi, 1e-12, "dphi");
+  expect_near(got[2], dP0, 1e-12, "dP0");
+  expect_near(got[3], dU, 1e-12, "dU");
+}
+
+TEST(GenerateParameters, DeterministicAndBatchIndependent) {
+  const std::int64_t B = 4, p = 20000, dim = 16;
+  const Vec P0 = random_vector(p, 1500), U = random_vector(p * dim, 1501, 1e-3);
+  expect_deterministic([&](std::int64_t batch, std::int64_t,
+                           const Outputs& in) { return run_generate<float>(batch, p, dim, P0, U, in); },
+                       {random_vector(B * dim, 1502), random_vector(B * p, 1503)}, B, 2);
+}
