@@ -16,6 +16,8 @@ Command add_deck_command(CLI::App& app);
 Command add_handbuilt_command(CLI::App& app);
 Command add_generate_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
+Command add_draw_command(CLI::App& app);
+Command add_sweep_command(CLI::App& app);
 
 // Prints on rank 0 only.
 bool is_root(MPI_Comm comm);
