@@ -18,6 +18,7 @@ Command add_generate_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 Command add_draw_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
+Command add_fit_command(CLI::App& app);
 
 // Prints on rank 0 only.
 bool is_root(MPI_Comm comm);

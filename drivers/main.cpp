@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   commands.push_back(add_train_command(app));
   commands.push_back(add_draw_command(app));
   commands.push_back(add_sweep_command(app));
+  commands.push_back(add_fit_command(app));
 
   const bool root = is_root(MPI_COMM_WORLD);
   try {
