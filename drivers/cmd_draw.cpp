@@ -36,7 +36,8 @@ Command add_draw_command(CLI::App& app) {
   sub->add_flag("--mean", o->mean, "The network generated from the posterior mean instead of a sample");
   sub->add_option("--job", o->job, "Training job, by name (default: the first in the sweep)");
   sub->add_option("--output", o->output,
-                  "Prefix of the files to write (default: <directory of SWEEP>/drawings/beta<B>_seed<S>_n<N>[_step<K>][_mean])");
+                  "Prefix of the files to write (default: <directory of SWEEP>/drawings/beta<B>_seed<S>_n<N>[_step<K>][_<job>][_mean], "
+                  "B the drawn grid β)");
   sub->add_option("--layout", o->layout, "Graphviz layout engine")
       ->check(CLI::IsMember({"neato", "fdp"}))
       ->capture_default_str();
@@ -69,8 +70,9 @@ Command add_draw_command(CLI::App& app) {
 
             std::string prefix = o->output;
             if (prefix.empty()) {
+              // The drawn grid β, not the requested one: the name says what the picture shows.
               char beta[40];
-              std::snprintf(beta, sizeof beta, "%.6g", o->beta);
+              std::snprintf(beta, sizeof beta, "%.3g", std::pow(10.0, r.log10_beta));
               // Step and job appear only when chosen, so the usual name stays short.
               std::string name = "beta" + std::string(beta) + "_seed" + std::to_string(o->seed) + "_n" + std::to_string(r.n);
               if (o->step >= 0) name += "_step" + std::to_string(o->step);

@@ -21,16 +21,13 @@ echo "== train: $train_cmd"
 $train_cmd
 echo "== sweep: $sweep_cmd"
 $sweep_cmd --record "$train_cmd"
-drawings=()
+# Three drawings: low, middle and high β (named after the grid β actually drawn).
 for fraction in 0.1 0.5 0.9; do
   beta=$(awk -v lo="$lo" -v hi="$hi" -v f="$fraction" 'BEGIN { printf "%.3g", 10^(lo + f * (hi - lo)) }')
-  prefix="$outdir/drawings/beta${beta}"
-  "$hnet" draw "$outdir/sweep.h5" --beta "$beta" --output "$prefix"
-  drawings+=("$prefix.svg")
+  "$hnet" draw "$outdir/sweep.h5" --beta "$beta"
 done
 echo "== report"
 training=()
 for file in "$outdir"/*.h5; do [ "$(basename "$file")" = sweep.h5 ] || training+=("$file"); done
-/usr/bin/python3 "$(dirname "$0")/report.py" "$outdir/sweep.h5" --out "$outdir" \
-  --drawings "${drawings[@]}" --training "${training[@]}"
+/usr/bin/python3 "$(dirname "$0")/report.py" "$outdir/sweep.h5" --out "$outdir" --training "${training[@]}"
 echo "report: $outdir/report.md"

@@ -8,9 +8,11 @@ is a result.
 
     /usr/bin/python3 tests/make_fake_sweep.py OUT.h5 [--deck FILE] [--n 8] [--steps 100,1000]
         [--sizes 4,12] [--seeds 2] [--jobs 1] [--betas 9] [--no-mean] [--classes LIST]
+        [--job-file JOB.h5]
 
 --classes restricts which algorithms appear (comma-separated class names); the β ranges of the
 others fall back to the nearest allowed class, so a test can check a report with classes missing.
+--job-file also writes a training job file with a made-up history/ group.
 """
 import argparse
 import math
@@ -154,6 +156,7 @@ def main():
     p.add_argument("--betas", type=int, default=9)
     p.add_argument("--no-mean", action="store_true", help="no posterior-mean records")
     p.add_argument("--classes", default=",".join(CLASS_NAMES[1:]), help="algorithms allowed to appear")
+    p.add_argument("--job-file", help="also write a training job file with a history/ group here")
     args = p.parse_args()
 
     steps = [int(s) for s in args.steps.split(",") if s]
@@ -232,6 +235,26 @@ def main():
         f.create_dataset("grid/sizes", data=np.array(sorted([args.n] + extra), dtype=np.int64))
         f.create_dataset("grid/generation_seeds", data=np.arange(args.seeds, dtype=np.int64))
     print(f"wrote {args.out}: {len(records['job'])} records, sizes {sorted(networks)}, steps {steps}")
+    if args.job_file:
+        write_job_file(args.job_file, deck, max(steps), rng)
+        print(f"wrote {args.job_file}")
+
+
+def write_job_file(path, deck, last_step, rng):
+    step = np.arange(1, last_step + 1, dtype=np.int64)
+    upper = np.clip(-6.0 + 7.0 * (step - 0.3 * last_step) / (0.3 * last_step), -6.0, 1.0)
+    normalised = 0.02 + 0.5 * np.exp(-step / (0.2 * last_step)) * np.exp(rng.normal(0, 0.1, step.size))
+    kl = 3000.0 * np.exp(-step / (0.4 * last_step)) + rng.uniform(0, 5, step.size)
+    with h5py.File(path, "w") as f:
+        f.attrs["hnet_version"] = "0.1.0 (fake job file from tests/make_fake_sweep.py)"
+        f.attrs["deck"] = deck
+        f.attrs["job"] = "seed0"
+        f.attrs["kind"] = "results"
+        f.create_dataset("history/step", data=step)
+        f.create_dataset("history/normalised_loss", data=normalised)
+        f.create_dataset("history/loss", data=normalised * 8 * (1 - 2 / math.pi))
+        f.create_dataset("history/kl", data=kl)
+        f.create_dataset("history/log10_beta_upper", data=upper)
 
 
 if __name__ == "__main__":

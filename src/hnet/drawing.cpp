@@ -209,7 +209,8 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
     for (const std::string& line : split_lines(c)) dot += "// " + line + "\n";
   dot += "// Nodes: x<i> inputs (green), h<j> hidden units (gray), y output (magenta).\n";
   dot += "// Edges: red w > 0, blue w < 0; penwidth, opacity and spring strength (weight up, len down)\n";
-  dot += "// grow with |w| / (largest |w| in the same layer), so each input sits next to its dedicated units.\n";
+  dot += "// grow with |w| / (largest |w| in the same layer), so each input sits next to its dedicated units;\n";
+  dot += "// hidden->output edges are longer and softer, spokes of a wheel around y.\n";
   dot += printf_string("// Largest |w|: W0 %.6g, W1 %.6g.\n", max0, max1);
   dot += printf_string(
       "// Omitted: %lld of %lld input->hidden and %lld of %lld hidden->output edges, with |w| below %g%% of their\n"
@@ -245,15 +246,24 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
   }
   dot += printf_string("  y [label=\"y\", fillcolor=\"%s\", width=0.46, tooltip=\"output: b1 = %.4g\"];\n", kOutput,
                        double(net.b1));
+  // Every used hidden unit hangs on the output, so the output edges are the spokes of a wheel:
+  // their length grows with the number of spokes so the units fit around the rim, and their
+  // springs stay weaker than the input edges, which decide where each unit sits.
+  std::int64_t spokes = 0;
+  for (const Edge& e : edges) spokes += e.to == "y" && !e.faint;
+  const double rim = std::max(1.0, 0.45 * static_cast<double>(spokes) / (2.0 * 3.141592653589793));
   for (const Edge& e : edges) {
     const double r = e.relative;
+    const bool output_edge = e.to == "y";
     // A unit that does not reach the output keeps its springs (its place in the layout) but
     // should not look like part of the algorithm.
     const double alpha = (0.15 + 0.85 * r) * (e.faint ? 0.3 : 1.0);
     const double width = options.min_penwidth + (options.max_penwidth - options.min_penwidth) * r;
+    const double weight = output_edge ? 1.0 + 2.0 * r : 1.0 + 9.0 * r;
+    const double length = output_edge ? rim * (1.5 - 0.5 * r) : 2.0 - 1.6 * r;
     dot += printf_string("  %s -- %s [color=\"%s\", penwidth=%.3f, weight=%.3f, len=%.3f, tooltip=\"%s\"];\n",
                          e.from.c_str(), e.to.c_str(), with_alpha(e.w > 0 ? kPositive : kNegative, alpha).c_str(),
-                         width, 1.0 + 9.0 * r, 2.5 - 2.0 * r, dot_escape(e.tooltip).c_str());
+                         width, weight, length, dot_escape(e.tooltip).c_str());
   }
   dot += "}\n";
   return dot;
