@@ -42,6 +42,23 @@ Command add_generate_command(CLI::App& app) {
             const std::int64_t n = o->n > 0 ? o->n : deck.target.n;
             const std::int64_t m = n * deck.target.hidden_ratio;
             const HypernetLayout layout = build_layout(model_shape(deck));
+            {
+              const std::int64_t samples = deck.task.eval_size;
+              const auto bytes = [](std::initializer_list<std::int64_t> factors) {
+                std::size_t total = 1;
+                for (const std::int64_t f : factors)
+                  if (__builtin_mul_overflow(total, static_cast<std::size_t>(f), &total)) return SIZE_MAX;
+                return total;
+              };
+              MemoryNeed need;
+              need.device = {{"model workspace for one network of n = " + std::to_string(n) + ", m = " + std::to_string(m),
+                              Model<float>::estimate_bytes(layout, 1, n, m, 1)},
+                             {"theta", bytes({static_cast<std::int64_t>(sizeof(float)), layout.theta_size()})},
+                             {"evaluation on " + std::to_string(samples) + " inputs",
+                              bytes({static_cast<std::int64_t>(sizeof(float)), samples, n + m + 2})}};
+              need.host = {{"initial theta", bytes({static_cast<std::int64_t>(sizeof(float)), layout.theta_size()})}};
+              require_memory(need, "generate", "Lower --n, task.eval_size or model.d.", comm);
+            }
             // No saved models yet (training writes them): the parameters are θ at initialisation.
             const std::vector<float> theta = initial_theta<float>(layout, deck.train.seed);
             View1<float> theta_view("hnet::generate::theta", theta.size());

@@ -26,6 +26,8 @@ packages=(
   libtomlplusplus-dev libcli11-dev
   graphviz
   python3 python3-h5py python3-matplotlib python3-numpy
+  python3-torch time
+  slurm-wlm munge
 )
 
 missing_packages() {

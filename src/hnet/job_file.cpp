@@ -1,7 +1,11 @@
 #include "hnet/job_file.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include "hnet/hdf5_file.hpp"
 #include "hnet/version.hpp"
@@ -27,6 +31,18 @@ std::string model_section(const Deck& deck) {
   only_model.train.log10_beta_max = deck.train.log10_beta_max;
   return to_toml(only_model);
 }
+
+// Test-only: HNET_TEST_WRITE_DELAY_MS=N sleeps N ms halfway through every job file, while the
+// temporary file is open and half-written, so that a kill-and-resume test can land its kills
+// inside a write. Unset, it costs one getenv per file.
+void test_write_delay() {
+  const char* text = std::getenv("HNET_TEST_WRITE_DELAY_MS");
+  if (!text || !*text) return;
+  const long ms = std::strtol(text, nullptr, 10);
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext& c);
 
 }  // namespace
 
@@ -65,6 +81,7 @@ void write_job_file(const std::string& path, const JobFileContext& c, const JobS
   f.write("history/network_log10_beta", {steps, batch}, h.network_log10_beta.data());
   f.write("history/network_loss", {steps, batch}, h.network_loss.data());
   f.write("history/network_kl", {steps, batch}, h.network_kl.data());
+  test_write_delay();
 
   std::vector<std::int64_t> model_steps;
   for (const SavedModel& m : s.models) {
@@ -101,6 +118,17 @@ void write_job_file(const std::string& path, const JobFileContext& c, const JobS
 }
 
 JobState read_checkpoint(const std::string& path, const JobFileContext& c) {
+  try {
+    return read_checkpoint_unchecked(path, c);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot restart from checkpoint " + path + ": " + e.what() +
+                             ". Nothing was written; move the file away to start this job from step 0.");
+  }
+}
+
+namespace {
+
+JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext& c) {
   const std::string kind = read_hdf5_string_attribute(path, "/", "kind");
   if (kind != "checkpoint") throw std::runtime_error(path + " is a " + kind + " file, not a checkpoint");
   const std::string theirs = read_hdf5_string_attribute(path, "/", "model_section");
@@ -129,7 +157,9 @@ JobState read_checkpoint(const std::string& path, const JobFileContext& c) {
   h.network_log10_beta = read_hdf5_dataset(path, "history/network_log10_beta");
   h.network_loss = read_hdf5_dataset(path, "history/network_loss");
   h.network_kl = read_hdf5_dataset(path, "history/network_kl");
-  h.skipped = static_cast<std::int64_t>(read_hdf5_dataset(path, "state/skipped_steps").at(0));
+  const std::vector<double> skipped = read_hdf5_dataset(path, "state/skipped_steps");
+  if (skipped.size() != 1) throw std::runtime_error("state/skipped_steps does not hold one value");
+  h.skipped = static_cast<std::int64_t>(skipped[0]);
   s.next_step = h.step.empty() ? 0 : h.step.back() + 1;
   for (double step : read_hdf5_dataset(path, "models/steps")) {
     SavedModel m;
@@ -137,7 +167,31 @@ JobState read_checkpoint(const std::string& path, const JobFileContext& c) {
     m.theta = as_floats(read_hdf5_dataset(path, "models/step_" + std::to_string(m.step) + "/theta"));
     s.models.push_back(std::move(m));
   }
+
+  // A file that opens is not yet a checkpoint that can be continued: a foreign or damaged one
+  // could hold arrays of other lengths, which the next write would read past.
+  const std::size_t steps = h.step.size(), batch = static_cast<std::size_t>(c.deck->train.batch_beta);
+  auto fail = [&](const std::string& what) { throw std::runtime_error("inconsistent contents: " + what); };
+  for (std::size_t k = 0; k < steps; ++k)
+    if (h.step[k] != static_cast<std::int64_t>(k)) fail("history/step is not 0, 1, 2, ...");
+  for (const auto* v : {&h.objective, &h.loss, &h.normalised, &h.kl, &h.grad_norm, &h.lr, &h.beta_upper,
+                        &h.wall_seconds})
+    if (v->size() != steps) fail("the history datasets differ in length from history/step");
+  for (const auto* v : {&h.network_log10_beta, &h.network_loss, &h.network_kl})
+    if (v->size() != steps * batch) fail("history/network_* do not hold train.batch_beta values per step");
+  if (h.skipped < 0 || h.skipped > static_cast<std::int64_t>(steps)) fail("state/skipped_steps is out of range");
+  for (std::size_t k = 0; k < s.models.size(); ++k) {
+    if (s.models[k].step < 0 || s.models[k].step > s.next_step || (k > 0 && s.models[k].step <= s.models[k - 1].step))
+      fail("models/steps is not an increasing list of completed steps");
+    if (s.models[k].theta.size() != s.theta.size())
+      fail("the saved model at step " + std::to_string(s.models[k].step) + " has the wrong length");
+  }
+  for (const auto* v : {&s.theta, &s.adam_m, &s.adam_v})
+    if (!std::all_of(v->begin(), v->end(), [](float x) { return std::isfinite(x); }))
+      fail("theta or the Adam moments hold non-finite values");
   return s;
 }
+
+}  // namespace
 
 }  // namespace hnet

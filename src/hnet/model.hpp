@@ -3,8 +3,12 @@
 // pass from θ to the generated networks, their task loss and D_KL, and the objective; one
 // backward pass from the objective to dθ. Templated on the scalar so the whole model can be
 // checked against finite differences in double.
+#include <mpi.h>
+
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "hnet/deck.hpp"
@@ -53,8 +57,13 @@ class Model {
   // FLOPs counted in the last forward (linear layers, attention, φ and P(β), generated networks);
   // a backward costs about twice as much.
   double forward_flops() const;
-  // Bytes of device memory the workspace holds.
+  // Bytes of device memory the workspace holds: every view the constructor made, as Kokkos
+  // allocated it.
   std::size_t workspace_bytes() const;
+  // What the constructor with these sizes would allocate, to the byte, without allocating
+  // (saturates at SIZE_MAX): runs are refused before they exhaust memory.
+  static std::size_t estimate_bytes(const HypernetLayout& layout, std::int64_t batch, std::int64_t n, std::int64_t m,
+                                    std::int64_t samples);
 
   std::int64_t batch() const;
   const HypernetLayout& layout() const;
@@ -66,6 +75,28 @@ class Model {
 
 extern template class Model<float>;
 extern template class Model<double>;
+
+// Memory the workspaces can draw on. Host backends: MemAvailable from /proc/meminfo (else
+// physical pages × page size), capped by the memory limit of the process's cgroup (v1 or v2, as
+// batch systems and containers set); every rank on a node shares it.
+// CUDA/HIP: free memory of the rank's device (cudaMemGetInfo/hipMemGetInfo). The test-only
+// variable HNET_TEST_AVAILABLE_BYTES replaces the measured value, so tests can hit the limit.
+struct AvailableMemory {
+  std::size_t bytes = 0;
+  std::string source;  // where the number came from, for messages
+};
+AvailableMemory available_host_memory();
+AvailableMemory available_device_memory();  // the host's memory on host backends
+std::string format_bytes(std::size_t bytes);
+
+// What one rank will allocate, in named parts, on the device and on the host.
+struct MemoryNeed {
+  std::vector<std::pair<std::string, std::size_t>> device, host;
+};
+// Throws std::runtime_error, on every rank of `comm` alike, when the needs of the ranks that share
+// memory exceed what is available; the message gives both sizes, the parts and `advice`.
+// Collective over `comm`; call it before allocating.
+void require_memory(const MemoryNeed& need, const std::string& what, const std::string& advice, MPI_Comm comm);
 
 // u ∈ [−1, 1] of model.md §6: the β encoding over the full training range.
 double beta_encoding(double log10_beta, double lo, double hi);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -58,6 +59,51 @@ std::vector<float> load_theta(const std::string& path, std::int64_t step, std::i
   return std::vector<float>(v.begin(), v.end());
 }
 
+std::size_t saturating_product(std::initializer_list<std::int64_t> factors) {
+  std::size_t total = 1;
+  for (const std::int64_t f : factors)
+    if (f < 0 || __builtin_mul_overflow(total, static_cast<std::size_t>(f), &total)) return SIZE_MAX;
+  return total;
+}
+
+// evaluate() (evaluation.cpp) for `batch` networks of size n -> m: inputs, hidden
+// activations, targets and predictions of every sample, and the networks themselves.
+std::size_t evaluation_bytes(std::int64_t batch, std::int64_t samples, std::int64_t n, std::int64_t m) {
+  const std::size_t activations = saturating_product({static_cast<std::int64_t>(sizeof(float)), batch, samples, n + m + 2});
+  const std::size_t networks = saturating_product({static_cast<std::int64_t>(sizeof(float)), batch, network_floats(n, m)});
+  return activations > SIZE_MAX - networks ? SIZE_MAX : activations + networks;
+}
+
+// Every results file must open and hold the saved models asked for before any work starts, so a
+// damaged or foreign file stops the sweep at once with its name, and nothing is written.
+std::vector<std::int64_t> check_results_files(const std::vector<std::string>& files,
+                                              const std::vector<TrainingJob>& jobs,
+                                              const std::vector<std::int64_t>& wanted) {
+  std::vector<std::int64_t> first_steps;
+  for (std::size_t j = 0; j < files.size(); ++j) {
+    std::vector<std::int64_t> saved;
+    try {
+      const std::string kind = read_hdf5_string_attribute(files[j], "/", "kind");
+      if (kind != "results" && kind != "checkpoint") throw std::runtime_error("its kind is '" + kind + "'");
+      for (double s : read_hdf5_dataset(files[j], "models/steps")) saved.push_back(static_cast<std::int64_t>(s));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name +
+                               ") is not a readable hnet results file: " + e.what() +
+                               ". Nothing was written; train the job again or restore the file.");
+    }
+    for (std::int64_t step : wanted)
+      if (std::find(saved.begin(), saved.end(), step) == saved.end()) {
+        std::string list;
+        for (std::int64_t s : saved) list += (list.empty() ? "" : ", ") + std::to_string(s);
+        throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name +
+                                 ") has no saved model at step " + std::to_string(step) + "; it holds steps " +
+                                 (list.empty() ? "none" : list) + " (set sweep.steps to some of them)");
+      }
+    if (j == 0) first_steps = saved;
+  }
+  return first_steps;
+}
+
 }  // namespace
 
 SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm world) {
@@ -81,10 +127,8 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
       throw std::runtime_error("no results for job " + job.name + ": " + result_files.back() +
                                " does not exist (train first: hnet train with the same deck)");
   }
-  std::vector<std::int64_t> steps;
-  if (sc.steps.empty()) {
-    for (double s : read_hdf5_dataset(result_files.front(), "models/steps")) steps.push_back(static_cast<std::int64_t>(s));
-  } else {
+  std::vector<std::int64_t> steps = check_results_files(result_files, jobs, sc.steps);
+  if (!sc.steps.empty()) {
     steps = sc.steps;
     std::sort(steps.begin(), steps.end());
   }
@@ -105,6 +149,42 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
           for (std::int64_t b = 0; b < static_cast<std::int64_t>(betas.size()); ++b) units.push_back({j, step, n, b, mean});
       }
   const std::int64_t unit_count = units.size();
+
+  // Refuse before allocating: this rank's workspaces (one per size, all kept), the evaluation of
+  // the largest size, its records; rank 0 also holds everyone's records while it writes the file.
+  {
+    std::size_t workspaces = 0, evaluation_peak = 0, mine_bytes = 0, all_bytes = 0;
+    for (std::int64_t n : sizes) {
+      const std::size_t w = Model<float>::estimate_bytes(layout, seeds, n, n * ratio, 1);
+      workspaces = w > SIZE_MAX - workspaces ? SIZE_MAX : workspaces + w;
+      evaluation_peak = std::max(evaluation_peak, evaluation_bytes(seeds, evaluation.samples, n, n * ratio));
+    }
+    for (std::int64_t u = 0; u < unit_count; ++u) {
+      const std::size_t b = saturating_product(
+          {static_cast<std::int64_t>(sizeof(double)), seeds, field_count + network_floats(units[u].n, units[u].n * ratio)});
+      all_bytes = b > SIZE_MAX - all_bytes ? SIZE_MAX : all_bytes + b;
+      if (u % size == rank) mine_bytes = b > SIZE_MAX - mine_bytes ? SIZE_MAX : mine_bytes + b;
+    }
+    // MPI counts are ints: one rank's records, and all of them on rank 0, must stay below 2^31 values.
+    if (all_bytes / sizeof(double) > static_cast<std::size_t>(INT_MAX))
+      throw std::runtime_error("sweep: " + std::to_string(unit_count * seeds) + " networks make " +
+                               format_bytes(all_bytes) +
+                               " of records, more than one MPI gather can carry (2^31 values); lower "
+                               "sweep.beta_points, sweep.generation_seeds, sweep.steps or sweep.sizes");
+    MemoryNeed need;
+    need.device = {{"model workspaces for " + std::to_string(sizes.size()) + " sizes x " + std::to_string(seeds) +
+                        " generation seeds",
+                    workspaces},
+                   {"theta", saturating_product({static_cast<std::int64_t>(sizeof(float)), layout.theta_size()})},
+                   {"evaluation on " + std::to_string(evaluation.samples) + " inputs", evaluation_peak}};
+    need.host = {{"this rank's records and networks", mine_bytes}};
+    if (rank == 0) need.host.push_back({"all records and networks, gathered for sweep.h5 (twice)",
+                                        all_bytes > SIZE_MAX / 2 ? SIZE_MAX : 2 * all_bytes});
+    require_memory(need, "sweep",
+                   "Lower sweep.generation_seeds, sweep.sizes, task.eval_size, sweep.beta_points or sweep.steps, "
+                   "or spread the sweep over more ranks.",
+                   world);
+  }
   if (rank == 0 && !options.quiet)
     std::printf("sweep: %zu jobs x %zu steps x %zu sizes x %zu posteriors x %zu betas x %lld seeds = %lld networks on %d ranks\n",
                 jobs.size(), steps.size(), sizes.size(), posteriors.size(), betas.size(), static_cast<long long>(seeds),

@@ -1,10 +1,16 @@
 #include "hnet/trainer.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 #include "hnet/job_file.hpp"
@@ -46,6 +52,72 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+std::size_t saturating_product(std::initializer_list<std::size_t> factors) {
+  std::size_t total = 1;
+  for (const std::size_t f : factors)
+    if (__builtin_mul_overflow(total, f, &total)) return SIZE_MAX;
+  return total;
+}
+
+// A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the
+// temporary behind (hdf5_file.hpp). Nothing reads those, but they hold disk space and look like
+// results: remove this file's, except any whose process is still alive on this host (a writer
+// that is running right now). Names not of the form <file>.tmp.<digits> are not Hdf5Writer's.
+void remove_stale_temporaries(const std::string& path, const std::string& job, bool report) {
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(digits.c_str(), nullptr, 10);
+    if (pid == static_cast<long>(::getpid())) continue;
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
+    stale.push_back(it->path());
+  }
+  for (const fs::path& file : stale) {
+    std::error_code removed;
+    if (fs::remove(file, removed) && report)
+      std::printf("[%s] removed %s, left by a writer that did not finish\n", job.c_str(), file.string().c_str());
+  }
+}
+
+// Test-only fault injection, so that the handling of non-finite values can be tested without
+// a diverging run: HNET_FAULT_NONFINITE_STEP="K[:kind],..." poisons step K after the gradient
+// exchange; kind nan (default) or inf puts that value in the gradient, loss makes the first
+// network's loss NaN. Unset, it costs one getenv per run.
+struct Fault {
+  std::int64_t step;
+  enum Kind { nan, inf, loss } kind;
+};
+
+std::vector<Fault> injected_faults() {
+  const char* text = std::getenv("HNET_FAULT_NONFINITE_STEP");
+  std::vector<Fault> faults;
+  if (!text) return faults;
+  const std::string all(text);
+  std::size_t start = 0;
+  while (start <= all.size()) {
+    const std::size_t comma = std::min(all.find(',', start), all.size());
+    const std::string item = all.substr(start, comma - start);
+    start = comma + 1;
+    if (item.empty()) continue;
+    const std::size_t colon = item.find(':');
+    const std::string step = item.substr(0, colon), kind = colon == std::string::npos ? "nan" : item.substr(colon + 1);
+    char* end = nullptr;
+    const long long k = std::strtoll(step.c_str(), &end, 10);
+    if (step.empty() || *end != '\0' || k < 0 || (kind != "nan" && kind != "inf" && kind != "loss"))
+      throw std::runtime_error("HNET_FAULT_NONFINITE_STEP: cannot read '" + item +
+                               "'; expected STEP or STEP:nan, STEP:inf, STEP:loss, comma-separated");
+    faults.push_back({k, kind == "inf" ? Fault::inf : kind == "loss" ? Fault::loss : Fault::nan});
+  }
+  return faults;
+}
+
 // ‖g‖₂ in double with a fixed chunking, so every rank and thread count gets the same bits.
 double global_norm(const View1<float>& gradient, const View1<double>& partials, std::int64_t chunk) {
   kernels::sum_of_squares_partials(ExecSpace(), partials, gradient, chunk);
@@ -67,9 +139,29 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
   const TrainConfig& tc = deck.train;
   const HypernetLayout layout = build_layout(model_shape(deck));
   const std::int64_t n = deck.target.n, m = deck.target.hidden(), batch = tc.batch_beta;
+  const std::int64_t size = layout.theta_size();
+  {
+    const auto u = [](std::int64_t v) { return static_cast<std::size_t>(v); };
+    const std::size_t theta_bytes = saturating_product({sizeof(float), u(size)});
+    MemoryNeed need;
+    need.device = {
+        {"model workspace for " + std::to_string(group.local_count) + " networks of n = " + std::to_string(n) +
+             ", m = " + std::to_string(m) + " on " + std::to_string(tc.batch_x) + " inputs each",
+         Model<float>::estimate_bytes(layout, group.local_count, n, m, tc.batch_x)},
+        {"theta, gradient and Adam moments (4 x " + std::to_string(size) + " floats)", saturating_product({4, theta_bytes})}};
+    if (group.group_size > 1)
+      need.device.push_back({"gradient exchange", saturating_product({u(group.group_size), theta_bytes})});
+    need.host = {{"checkpoint copies and " + std::to_string(deck.output.save_models + 1) + " saved models of theta",
+                  saturating_product({u(3 + deck.output.save_models + 1), theta_bytes})},
+                 {"per-step history of " + std::to_string(tc.steps) + " steps",
+                  saturating_product({sizeof(double), u(tc.steps), u(9 + 3 * batch)})}};
+    require_memory(need, "train",
+                   "Lower train.batch_beta (or share it among more ranks with parallel.ranks_per_group), "
+                   "train.batch_x, target.n, model.d or train.steps.",
+                   world);
+  }
   Model<float> model(layout, group.local_count, n, m, tc.batch_x, input_kind(deck.task.input),
                      norm_kind(deck.task.target));
-  const std::int64_t size = layout.theta_size();
   View1<float> theta("hnet::train::theta", size), gradient("hnet::train::gradient", size);
   View1<float> adam_m("hnet::train::adam_m", size), adam_v("hnet::train::adam_v", size);
   constexpr std::int64_t norm_chunk = 4096;
@@ -87,6 +179,7 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
                 "parallel.ranks_per_group)\n",
                 group.group_count, training_jobs(deck).size());
 
+  const std::vector<Fault> faults = injected_faults();
   TrainSummary summary;
   const auto start = std::chrono::steady_clock::now();
   for (const TrainingJob& job : group.jobs) {
@@ -94,6 +187,10 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
     JobFileContext context{&deck, &layout, &job, group.world_size, group.group_size};
     const std::string results_path = job_results_path(deck, job.name);
     const std::string checkpoint_path = job_checkpoint_path(deck, job.name);
+    if (writer) {
+      remove_stale_temporaries(results_path, job.name, !options.quiet);
+      remove_stale_temporaries(checkpoint_path, job.name, !options.quiet);
+    }
     JobState state;
     if (options.restart && fs::exists(checkpoint_path)) {
       state = read_checkpoint(checkpoint_path, context);
@@ -118,7 +215,10 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
         if (saved.step == completed) return;
       state.models.push_back({completed, to_host_vector(theta)});
     };
+    // What a failure can promise about the files on disk.
+    std::int64_t checkpoint_step = options.restart && fs::exists(checkpoint_path) ? state.next_step : -1;
     auto write_files = [&](bool with_results) {
+      checkpoint_step = state.next_step;
       state.theta = to_host_vector(theta);
       state.adam_m = to_host_vector(adam_m);
       state.adam_v = to_host_vector(adam_v);
@@ -143,6 +243,11 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
       Kokkos::deep_copy(gradient, 0.0f);
       model.backward(theta, gradient);
       reducer.allreduce(gradient);
+      const auto fault = std::find_if(faults.begin(), faults.end(), [&](const Fault& f) { return f.step == step; });
+      if (fault != faults.end() && fault->kind != Fault::loss)
+        Kokkos::deep_copy(Kokkos::subview(gradient, std::make_pair(0, 1)),
+                          fault->kind == Fault::inf ? std::numeric_limits<float>::infinity()
+                                                    : std::numeric_limits<float>::quiet_NaN());
 
       // Every rank of the group gets every network's loss and D_KL, in network order.
       for (std::int64_t b = 0; b < group.local_count; ++b) local_terms[b] = r.loss[b], local_terms[group.local_count + b] = r.kl[b];
@@ -158,6 +263,7 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
           net_loss[global] = gathered[rank * 2 * group.local_count + b];
           net_kl[global] = gathered[rank * 2 * group.local_count + group.local_count + b];
         }
+      if (fault != faults.end() && fault->kind == Fault::loss) net_loss[0] = std::numeric_limits<double>::quiet_NaN();
       for (std::int64_t b = 0; b < batch; ++b) {
         const double beta = std::pow(10.0, betas[b]) * in.kl_factor;
         const double term = tc.objective == Objective::log_sum ? std::log(net_loss[b] + beta * net_kl[b])
@@ -174,8 +280,11 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
           throw std::runtime_error("non-finite loss or gradient at step " + std::to_string(step) + " in seed group " +
                                    std::to_string(group.group_index) + " (job " + job.name + "; objective " +
                                    std::to_string(objective) + ", gradient norm " + std::to_string(norm) +
-                                   "). Training stopped; the last checkpoint " + checkpoint_path +
-                                   " is intact. Set train.nonfinite = \"skip\" to skip such steps instead.");
+                                   "). Training stopped; " +
+                                   (checkpoint_step >= 0 ? "the last checkpoint, " + checkpoint_path + " at step " +
+                                                               std::to_string(checkpoint_step) + ", is intact"
+                                                         : std::string("no checkpoint had been written yet")) +
+                                   ". Set train.nonfinite = \"skip\" to skip such steps instead.");
         ++state.history.skipped;
         if (writer && !options.quiet)
           std::printf("[%s] step %lld: non-finite loss or gradient, step skipped (%lld so far)\n", job.name.c_str(),
@@ -218,6 +327,9 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
       if (interrupted) break;
     }
     if (first_step == tc.steps) write_files(/*with_results=*/true);  // a restart of a finished job
+    if (writer && !options.quiet && state.history.skipped > 0)
+      std::printf("[%s] %lld steps skipped for non-finite values (recorded in state/skipped_steps)\n", job.name.c_str(),
+                  static_cast<long long>(state.history.skipped));
     if (writer) summary.results.push_back(results_path);
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,0 +1,478 @@
+// One training step of hnet against what the machine can do, measured in the same run:
+//   (a) the SGEMM rate of KokkosBlas::gemm on n = 1024 float matrices (the BLAS TPL, OpenBLAS);
+//   (b) STREAM-like copy bandwidth of a Kokkos kernel (a[i] = b[i], 2 × 128 MiB);
+//   (c) one training step, Model<float>::forward + backward, at the quick (inputs/quick.toml) and
+//       paper-scale (inputs/paper.toml) configurations, as GFLOP/s of the counted FLOP model
+//       (Model::forward_flops() × 3) and as a percentage of (a); the optimizer part of a step
+//       (global gradient norm + Adam on θ) is timed separately;
+// then a per-kernel profile of one step at each configuration, taken with Kokkos Tools
+// callbacks (every Kokkos kernel of the OpenMP and Serial backends runs synchronously, so the
+// time between its begin and end callbacks is its run time).
+//
+//   OMP_NUM_THREADS=2 OMP_PROC_BIND=false build/bin/hnet_step_benchmark
+//   ... --benchmark_filter=TrainStep/paper --benchmark_repetitions=3   (Google Benchmark flags)
+//   ... --profile_steps=N   (steps per configuration in the kernel profile; 0: no profile)
+// The decks are read from inputs/quick.toml and inputs/paper.toml when run from the repository
+// root, else built-in copies of their model, target and train sections are used.
+#include <benchmark/benchmark.h>
+
+#include <KokkosBlas3_gemm.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "hnet/deck.hpp"
+#include "hnet/hypernet_layout.hpp"
+#include "hnet/model.hpp"
+#include "hnet/schedule.hpp"
+#include "hnet/task_config.hpp"
+#include "hnet/version.hpp"
+#include "kernels/adam.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------------
+// Configurations.
+
+// The model, target and train sections of inputs/quick.toml and inputs/paper.toml.
+const char* const builtin_quick = R"(
+[target]
+n = 16
+hidden_ratio = 3
+[model]
+d = 32
+heads = 4
+blocks = 2
+latent = 4
+readout = "edge_bilinear"
+sigma = "bounded"
+prior_scale = 0.2
+posterior_identity = true
+[train]
+batch_beta = 8
+batch_x = 256
+log10_beta_min = -7.0
+log10_beta_max = 1.0
+objective = "log_sum"
+lr = 3e-3
+)";
+const char* const builtin_paper = R"(
+[target]
+n = 16
+hidden_ratio = 3
+[model]
+d = 64
+heads = 4
+blocks = 4
+latent = 8
+readout = "edge_bilinear"
+sigma = "bounded"
+prior_scale = 0.2
+posterior_identity = true
+[train]
+batch_beta = 32
+batch_x = 1024
+log10_beta_min = -7.0
+log10_beta_max = 1.0
+objective = "log_sum"
+lr = 1e-3
+)";
+
+struct Config {
+  std::string name, source;
+  hnet::Deck deck;
+};
+
+Config load_config(const std::string& name) {
+  const std::string path = "inputs/" + name + ".toml";
+  if (std::filesystem::exists(path)) return {name, path, hnet::load_deck(path)};
+  return {name, "built-in copy of " + path, hnet::parse_deck(name == "quick" ? builtin_quick : builtin_paper, name)};
+}
+
+const std::vector<Config>& configs() {
+  static const std::vector<Config> all = {load_config("quick"), load_config("paper")};
+  return all;
+}
+
+// A model with its θ and gradient, ready to step.
+struct Stepper {
+  const Config& config;
+  hnet::HypernetLayout layout;
+  hnet::Model<float> model;
+  hnet::View1<float> theta, gradient, adam_m, adam_v;
+  hnet::View1<double> norm_partials;
+  std::int64_t step = 0;
+  static constexpr std::int64_t norm_chunk = 4096;  // as in src/hnet/trainer.cpp
+
+  explicit Stepper(const Config& c)
+      : config(c),
+        layout(hnet::build_layout(hnet::model_shape(c.deck))),
+        model(layout, c.deck.train.batch_beta, c.deck.target.n, c.deck.target.hidden(), c.deck.train.batch_x,
+              hnet::input_kind(c.deck.task.input), hnet::norm_kind(c.deck.task.target)),
+        theta("hnet::step_benchmark::theta", layout.theta_size()),
+        gradient("hnet::step_benchmark::gradient", layout.theta_size()),
+        adam_m("hnet::step_benchmark::adam_m", layout.theta_size()),
+        adam_v("hnet::step_benchmark::adam_v", layout.theta_size()),
+        norm_partials("hnet::step_benchmark::norm_partials", (layout.theta_size() + norm_chunk - 1) / norm_chunk) {
+    const std::vector<float> initial = hnet::initial_theta<float>(layout, c.deck.train.seed);
+    auto h = Kokkos::create_mirror_view(theta);
+    std::copy(initial.begin(), initial.end(), h.data());
+    Kokkos::deep_copy(theta, h);
+  }
+
+  // Model<float>::forward + backward, as in hnet::train (src/hnet/trainer.cpp).
+  void forward_backward() {
+    const hnet::TrainConfig& tc = config.deck.train;
+    hnet::StepInputs in;
+    in.log10_beta = hnet::draw_log10_betas(tc, tc.seed, step);
+    in.seed = tc.seed, in.step = static_cast<std::uint64_t>(step);
+    in.batch_total = tc.batch_beta, in.objective = tc.objective;
+    model.forward(theta, in);
+    Kokkos::deep_copy(gradient, 0.0f);
+    model.backward(theta, gradient);
+    Kokkos::fence();
+    ++step;
+  }
+
+  // The rest of a training step: global gradient norm (fixed chunks, summed in order) and Adam.
+  void optimizer() {
+    const hnet::ExecSpace exec;
+    hnet::kernels::sum_of_squares_partials(exec, norm_partials, gradient, norm_chunk);
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), norm_partials);
+    double s = 0.0;
+    for (std::size_t c = 0; c < h.extent(0); ++c) s += h(c);
+    const double norm = std::sqrt(s);
+    hnet::kernels::AdamStep a;
+    a.lr = 1e-9;  // keep θ where it is: the benchmark times the work, not the training
+    a.grad_scale = norm > 1.0 ? 1.0 / norm : 1.0;
+    a.t = step + 1;
+    hnet::kernels::adam_update(exec, theta, adam_m, adam_v, gradient, a);
+    Kokkos::fence();
+  }
+
+  double flops_per_step() const { return 3.0 * model.forward_flops(); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks. Wall time throughout: the OpenMP workers' time is not in the main thread's CPU time.
+
+constexpr std::int64_t gemm_n = 1024;
+constexpr std::int64_t stream_n = std::int64_t(1) << 25;  // 128 MiB per float array
+
+void BM_Sgemm(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  hnet::View2<float> A("hnet::step_benchmark::A", n, n), B("hnet::step_benchmark::B", n, n),
+      C("hnet::step_benchmark::C", n, n);
+  Kokkos::deep_copy(A, 1.0f / static_cast<float>(n));
+  Kokkos::deep_copy(B, 0.5f);
+  KokkosBlas::gemm("N", "N", 1.0f, A, B, 0.0f, C);  // thread start-up outside the timing
+  Kokkos::fence();
+  for (auto _ : state) {
+    KokkosBlas::gemm("N", "N", 1.0f, A, B, 0.0f, C);
+    Kokkos::fence();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Sgemm)->Arg(gemm_n)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+void BM_StreamCopy(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  hnet::View1<float> a("hnet::step_benchmark::a", n), b("hnet::step_benchmark::b", n);
+  Kokkos::deep_copy(b, 1.0f);
+  auto copy = [&] {
+    Kokkos::parallel_for(
+        "hnet::step_benchmark::stream_copy", Kokkos::RangePolicy<hnet::ExecSpace>(0, n),
+        KOKKOS_LAMBDA(const std::int64_t i) { a(i) = b(i); });
+    Kokkos::fence();
+  };
+  copy();  // first touch of a
+  for (auto _ : state) copy();
+  // STREAM's convention: bytes read + bytes written (no write-allocate traffic counted).
+  state.counters["GB/s"] = benchmark::Counter(2.0 * 4.0 * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_StreamCopy)->Arg(stream_n)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+void BM_TrainStep(benchmark::State& state, const Config* config) {
+  Stepper s(*config);
+  s.forward_backward();  // first touch of the workspace
+  for (auto _ : state) s.forward_backward();
+  state.counters["GFLOP/s"] = benchmark::Counter(s.flops_per_step() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["steps/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/step"] = s.flops_per_step() * 1e-9;
+}
+
+void BM_Optimizer(benchmark::State& state, const Config* config) {
+  Stepper s(*config);
+  s.forward_backward();
+  s.optimizer();
+  for (auto _ : state) s.optimizer();
+  state.counters["theta"] = static_cast<double>(s.layout.theta_size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collects every result while the console reporter prints it.
+class Recorder : public benchmark::ConsoleReporter {
+ public:
+  Recorder() : ConsoleReporter(isatty(fileno(stdout)) ? OO_ColorTabular : OO_Tabular) {}
+  struct Result {
+    double seconds = 0;  // per iteration, wall
+    std::map<std::string, double> counters;
+  };
+  std::map<std::string, Result> results;  // by run name; aggregates under "name_mean" etc.
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      std::string name = run.benchmark_name();
+      Result r;
+      r.seconds = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
+      for (const auto& [key, counter] : run.counters) r.counters[key] = counter.value;
+      // Repetitions: keep the median when there is one, else the best single run.
+      if (run.run_type == Run::RT_Aggregate) {
+        if (run.aggregate_name != "median") continue;
+        name = run.run_name.str();
+        r.counters["__median"] = 1;
+      } else if (results.count(name) && results[name].counters.count("__median")) {
+        continue;
+      } else if (results.count(name) && results[name].seconds <= r.seconds) {
+        continue;
+      }
+      results[name] = r;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  const Result* find(const std::string& prefix) const {
+    for (const auto& [name, r] : results)
+      if (name.rfind(prefix, 0) == 0) return &r;
+    return nullptr;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Per-kernel profile through the Kokkos Tools callbacks.
+namespace profile {
+
+struct Entry {
+  double seconds = 0;
+  std::int64_t calls = 0;
+};
+std::map<std::string, Entry> table;
+std::vector<std::pair<std::string, Clock::time_point>> open;  // kernel id - 1 → (name, start)
+Clock::time_point copy_start;
+bool in_copy = false;  // a deep_copy that fills runs a kernel of its own: count it once
+
+void begin_kernel(const char* name, std::uint32_t, std::uint64_t* id) {
+  if (in_copy) {
+    *id = 0;
+    return;
+  }
+  open.emplace_back(name, Clock::now());
+  *id = open.size();
+}
+void end_kernel(std::uint64_t id) {
+  if (id == 0) return;
+  const auto& [name, start] = open.at(id - 1);
+  Entry& e = table[name];
+  e.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  ++e.calls;
+}
+void begin_copy(Kokkos_Profiling_SpaceHandle, const char*, const void*, Kokkos_Profiling_SpaceHandle, const char*,
+                const void*, std::uint64_t) {
+  in_copy = true;
+  copy_start = Clock::now();
+}
+void end_copy() {
+  in_copy = false;
+  Entry& e = table["Kokkos::deep_copy"];
+  e.seconds += std::chrono::duration<double>(Clock::now() - copy_start).count();
+  ++e.calls;
+}
+
+// Kernel → group for the summary.
+std::string group_of(const std::string& name) {
+  struct Rule {
+    const char* prefix;
+    const char* group;
+  };
+  static const Rule rules[] = {
+      {"hnet::linear_forward", "linear layers (forward)"},
+      {"hnet::linear_backward", "linear layers (backward)"},
+      {"hnet::attention", "attention (scores, softmax, sums)"},
+      {"hnet::layernorm", "layer norm"},
+      {"hnet::swish", "swish"},
+      {"hnet::generate_parameters", "P(beta) = P0 + U phi"},
+      {"hnet::phi_", "phi MLP"},
+      {"hnet::generated_mlp", "generated networks"},
+      {"hnet::task_data", "task data (inputs, targets)"},
+      {"hnet::latent", "latent channel"},
+      {"hnet::kl_sum", "latent channel"},
+      {"hnet::readout", "read-out"},
+      {"Kokkos::deep_copy", "copies and zeroing (deep_copy)"},
+  };
+  for (const Rule& r : rules)
+    if (name.rfind(r.prefix, 0) == 0) return r.group;
+  return "gathers, concats, type vectors, adds";
+}
+
+void print_table(const std::string& title, const std::map<std::string, Entry>& rows, double total, double steps,
+                 std::size_t limit) {
+  std::vector<std::pair<std::string, Entry>> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::printf("  %-46s %9s %7s %9s\n", title.c_str(), "ms/step", "share", "calls/step");
+  double listed = 0;
+  for (std::size_t k = 0; k < sorted.size() && k < limit; ++k) {
+    const auto& [name, e] = sorted[k];
+    listed += e.seconds;
+    std::printf("  %-46s %9.2f %6.1f%% %9.0f\n", name.c_str(), 1e3 * e.seconds / steps, 100.0 * e.seconds / total,
+                static_cast<double>(e.calls) / steps);
+  }
+  if (sorted.size() > limit)
+    std::printf("  %-46s %9.2f %6.1f%%\n", "(the rest)", 1e3 * (total - listed) / steps, 100.0 * (total - listed) / total);
+}
+
+}  // namespace profile
+
+// Returns the seconds spent in the linear-layer kernels and the counted forward FLOPs.
+std::pair<double, double> run_profile(const Config& config, int steps) {
+  Stepper s(config);
+  s.forward_backward();  // first touch, outside the profile
+  namespace tools = Kokkos::Tools::Experimental;
+  const tools::EventSet saved = tools::get_callbacks();
+  profile::table.clear();
+  tools::set_begin_parallel_for_callback(profile::begin_kernel);
+  tools::set_end_parallel_for_callback(profile::end_kernel);
+  tools::set_begin_parallel_reduce_callback(profile::begin_kernel);
+  tools::set_end_parallel_reduce_callback(profile::end_kernel);
+  tools::set_begin_parallel_scan_callback(profile::begin_kernel);
+  tools::set_end_parallel_scan_callback(profile::end_kernel);
+  tools::set_begin_deep_copy_callback(profile::begin_copy);
+  tools::set_end_deep_copy_callback(profile::end_copy);
+  const auto start = Clock::now();
+  for (int k = 0; k < steps; ++k) {
+    profile::open.clear();
+    s.forward_backward();
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  tools::set_callbacks(saved);
+
+  double in_kernels = 0;
+  std::map<std::string, profile::Entry> groups;
+  for (const auto& [name, e] : profile::table) {
+    in_kernels += e.seconds;
+    profile::Entry& g = groups[profile::group_of(name)];
+    g.seconds += e.seconds, g.calls += e.calls;
+  }
+  groups["host code between kernels"] = {wall - in_kernels, 0};
+  const double per_step = wall / steps;
+  std::printf("\nKernel profile, %s (%d steps of forward + backward, %.1f ms/step with the callbacks on):\n",
+              config.name.c_str(), steps, 1e3 * per_step);
+  profile::print_table("group", groups, wall, steps, groups.size());
+  std::printf("\n");
+  profile::print_table("kernel", profile::table, wall, steps, 20);
+  double linear_seconds = 0;
+  for (const auto& [name, e] : profile::table)
+    if (name.rfind("hnet::linear_", 0) == 0) linear_seconds += e.seconds;
+  return {linear_seconds, s.model.forward_flops()};
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// Linear-layer FLOPs of one forward (the counted model less attention, P(β) and the generated
+// networks), so the linear kernels' own rate can be printed.
+double linear_forward_flops(const Config& c, double forward_flops) {
+  const hnet::HypernetLayout layout = hnet::build_layout(hnet::model_shape(c.deck));
+  const double B = static_cast<double>(c.deck.train.batch_beta), S = static_cast<double>(c.deck.train.batch_x);
+  const double n = static_cast<double>(c.deck.target.n), m = static_cast<double>(c.deck.target.hidden());
+  const double E = n * m + m, d = static_cast<double>(c.deck.model.d);
+  const double attention = 2.0 * static_cast<double>(c.deck.model.blocks) * 8.0 * B * 2.0 * E * d;
+  const double beta = 2.0 * B * static_cast<double>(layout.p() * layout.shape.phi_dim);
+  const double generated = 2.0 * B * S * n * m + 8.0 * B * S * m;
+  return forward_flops - attention - beta - generated;
+}
+
+void print_summary(const Recorder& rec, int profile_steps) {
+  std::printf("\nSummary (%s; Kokkos %s threads: %d; OMP_NUM_THREADS=%s OMP_PROC_BIND=%s OPENBLAS_NUM_THREADS=%s "
+              "OPENBLAS_CORETYPE=%s)\n",
+              hnet::ExecSpace::name(), hnet::ExecSpace::name(), hnet::ExecSpace().concurrency(),
+              std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "(unset)",
+              std::getenv("OMP_PROC_BIND") ? std::getenv("OMP_PROC_BIND") : "(unset)",
+              std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "(unset)",
+              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)");
+  const Recorder::Result* gemm = rec.find("BM_Sgemm");
+  const Recorder::Result* stream = rec.find("BM_StreamCopy");
+  const double sgemm = gemm ? gemm->counters.at("GFLOP/s") : 0.0;
+  if (gemm) std::printf("  SGEMM (KokkosBlas::gemm, n=%lld, float): %.1f GFLOP/s\n", static_cast<long long>(gemm_n), sgemm);
+  if (stream) std::printf("  STREAM-like copy (Kokkos, 2 x %lld MiB):  %.1f GB/s\n",
+                          static_cast<long long>(stream_n * 4 / (1 << 20)), stream->counters.at("GB/s"));
+  for (const Config& c : configs()) {
+    const Recorder::Result* step = rec.find("BM_TrainStep/" + c.name);
+    if (!step) continue;
+    const double rate = step->counters.at("GFLOP/s"), per_step = step->counters.at("GFLOP/step");
+    const Recorder::Result* opt = rec.find("BM_Optimizer/" + c.name);
+    const hnet::HypernetLayout layout = hnet::build_layout(hnet::model_shape(c.deck));
+    std::printf("  train step %-6s (%s): p=%lld theta=%lld, %.3f GFLOP/step counted, %.2f ms/step forward+backward "
+                "= %.2f steps/s, %.2f GFLOP/s",
+                c.name.c_str(), c.source.c_str(), static_cast<long long>(layout.p()),
+                static_cast<long long>(layout.theta_size()), per_step, 1e3 * step->seconds, 1.0 / step->seconds, rate);
+    if (sgemm > 0) std::printf(" = %.1f%% of SGEMM", 100.0 * rate / sgemm);
+    if (opt) std::printf("; optimizer (norm + Adam) %.2f ms, full step %.2f steps/s", 1e3 * opt->seconds,
+                         1.0 / (step->seconds + opt->seconds));
+    std::printf("\n");
+  }
+  if (profile_steps <= 0) return;
+  for (const Config& c : configs()) {
+    if (!rec.find("BM_TrainStep/" + c.name)) continue;
+    const int steps = c.name == "quick" ? 4 * profile_steps : profile_steps;
+    const auto [lin_seconds, forward_flops] = run_profile(c, steps);
+    // The linear kernels' own rate, from the profile's times.
+    const double lin_flops = 3.0 * linear_forward_flops(c, forward_flops);
+    const double lin_rate = lin_flops * steps / lin_seconds * 1e-9;
+    std::printf("  linear layers alone: %.3f GFLOP/step, %.2f GFLOP/s", lin_flops * 1e-9, lin_rate);
+    if (sgemm > 0) std::printf(" = %.1f%% of SGEMM", 100.0 * lin_rate / sgemm);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  int profile_steps = 2;
+  std::vector<char*> args;
+  for (int k = 0; k < argc; ++k) {
+    if (std::strncmp(argv[k], "--profile_steps=", 16) == 0)
+      profile_steps = std::atoi(argv[k] + 16);
+    else
+      args.push_back(argv[k]);
+  }
+  int count = static_cast<int>(args.size());
+  for (const Config& c : configs()) {
+    benchmark::RegisterBenchmark(("BM_TrainStep/" + c.name).c_str(), BM_TrainStep, &c)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinTime(c.name == "quick" ? 2.0 : 8.0);
+    benchmark::RegisterBenchmark(("BM_Optimizer/" + c.name).c_str(), BM_Optimizer, &c)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  std::printf("%s\n", hnet::kokkos_configuration().c_str());
+  Recorder recorder;
+  benchmark::RunSpecifiedBenchmarks(&recorder);
+  print_summary(recorder, profile_steps);
+  benchmark::Shutdown();
+  return 0;
+}
