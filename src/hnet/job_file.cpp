@@ -160,7 +160,7 @@ JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext
   const std::vector<double> skipped = read_hdf5_dataset(path, "state/skipped_steps");
   if (skipped.size() != 1) throw std::runtime_error("state/skipped_steps does not hold one value");
   h.skipped = static_cast<std::int64_t>(skipped[0]);
-  s.next_step = h.step.empty() ? 0 : h.step.back() + 1;
+  s.next_step = h.step.empty() ? 0 : h.step.back();
   for (double step : read_hdf5_dataset(path, "models/steps")) {
     SavedModel m;
     m.step = static_cast<std::int64_t>(step);
@@ -173,7 +173,7 @@ JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext
   const std::size_t steps = h.step.size(), batch = static_cast<std::size_t>(c.deck->train.batch_beta);
   auto fail = [&](const std::string& what) { throw std::runtime_error("inconsistent contents: " + what); };
   for (std::size_t k = 0; k < steps; ++k)
-    if (h.step[k] != static_cast<std::int64_t>(k)) fail("history/step is not 0, 1, 2, ...");
+    if (h.step[k] != static_cast<std::int64_t>(k) + 1) fail("history/step is not 1, 2, 3, ...");
   for (const auto* v : {&h.objective, &h.loss, &h.normalised, &h.kl, &h.grad_norm, &h.lr, &h.beta_upper,
                         &h.wall_seconds})
     if (v->size() != steps) fail("the history datasets differ in length from history/step");

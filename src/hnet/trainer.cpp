@@ -299,7 +299,7 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
 
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - job_start).count();
       History& h = state.history;
-      h.step.push_back(step);
+      h.step.push_back(step + 1);  // steps completed, as models/steps counts them
       h.objective.push_back(objective), h.loss.push_back(loss_mean), h.normalised.push_back(norm_mean);
       h.kl.push_back(kl_mean), h.grad_norm.push_back(norm), h.lr.push_back(lr);
       h.beta_upper.push_back(job.fixed_beta ? job.log10_beta : beta_upper(tc, step));
