@@ -44,10 +44,10 @@ Command add_train_command(CLI::App& app) {
             MPI_Allreduce(MPI_IN_PLACE, &seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
             if (root) {
               const double rate = steps / std::max(s.seconds, 1e-9);
-              std::printf("PERFORMANCE steps/s=%.3f networks/s=%.1f GFLOP/s=%.2f seconds=%.1f ranks=%d "
-                          "(FLOP model: counted forward x3; rank 0's group for steps and networks)\n",
+              std::printf("PERFORMANCE steps/s=%.3f networks/s=%.1f GFLOP/s=%.2f seconds=%.1f allreduce_share=%.3f "
+                          "ranks=%d (FLOP model: counted forward x3; rank 0's group for steps and networks)\n",
                           rate, rate * static_cast<double>(deck.train.batch_beta), flops / std::max(seconds, 1e-9) * 1e-9,
-                          s.seconds, size);
+                          s.seconds, s.allreduce_seconds / std::max(s.seconds, 1e-9), size);
               for (const std::string& file : s.results) std::printf("results: %s\n", file.c_str());
               std::fflush(stdout);
             }

@@ -14,18 +14,27 @@ Run with Debian's python3-torch (1.13):
     /usr/bin/python3 perf/peer/hnet_peer.py --config paper --warmup 1 --steps 3
     /usr/bin/python3 perf/peer/hnet_peer.py --table        # the parameter table, as JSON
 It prints one line `PEER steps/s=... ms/step=... GFLOP/s=... p=... theta=...` (perf/peer/compare.py
-parses it).
+parses it). It sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it (see below).
+    /usr/bin/python3 perf/peer/hnet_peer.py --validate results/quick/seed0.h5
+checks the peer against a results file of `hnet train`: step 0 recomputed from hnet's θ with hnet's
+own random numbers must give hnet's L, D_KL, J, gradient norm and Adam update.
 """
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
 import warnings
 
-import torch
-import torch.nn.functional as F
+# libgomp's default spin-waiting lets torch's idle OpenMP workers hold the cores OpenBLAS's own
+# threads need (torch 1.13 from Debian calls the pthread OpenBLAS): with 2 threads on 2 cores the
+# peer ran 3-15x slower than with PASSIVE. Read when torch loads libgomp, so set before the import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Configurations (model.md §7): the reference CPU deck (inputs/quick.toml) and the paper scale.

@@ -242,7 +242,10 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
       const StepResult r = model.forward(theta, in);
       Kokkos::deep_copy(gradient, 0.0f);
       model.backward(theta, gradient);
+      const auto reduce_start = std::chrono::steady_clock::now();
       reducer.allreduce(gradient);
+      summary.allreduce_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
       const auto fault = std::find_if(faults.begin(), faults.end(), [&](const Fault& f) { return f.step == step; });
       if (fault != faults.end() && fault->kind != Fault::loss)
         Kokkos::deep_copy(Kokkos::subview(gradient, std::make_pair(0, 1)),
@@ -333,7 +336,7 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
     if (writer) summary.results.push_back(results_path);
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  summary.flops_per_step = 3.0 * model.forward_flops() * static_cast<double>(group.group_size);
+  summary.flops_per_step = 3.0 * model.forward_flops();
   return summary;
 }
 

@@ -46,7 +46,8 @@ struct JobState {
 struct TrainSummary {
   std::int64_t steps = 0;           // steps run in this call (all jobs of this rank's group)
   double seconds = 0.0;
-  double flops_per_step = 0.0;      // counted FLOP model of one step (whole batch)
+  double flops_per_step = 0.0;      // counted FLOP model of this rank's share of one step
+  double allreduce_seconds = 0.0;   // time in the group's gradient reduction
   std::vector<std::string> results; // result files written by this group
 };
 
