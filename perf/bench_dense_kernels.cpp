@@ -197,12 +197,3 @@ void BM_TypeEmbeddingBackward(benchmark::State& state) {
 BENCHMARK(BM_TypeEmbeddingBackward)->Apply(sizes);
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  setenv("OMP_PROC_BIND", "false", 0);
-  Kokkos::ScopeGuard guard(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

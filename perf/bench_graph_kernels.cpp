@@ -295,12 +295,3 @@ void BM_GenerateParametersBackward(benchmark::State& state) {
 BENCHMARK(BM_GenerateParametersBackward)->Apply(both_sizes);
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  setenv("OMP_PROC_BIND", "false", 0);
-  Kokkos::ScopeGuard guard(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -63,12 +63,3 @@ void BM_GeneratedMlpBackward(benchmark::State& state) {
 BENCHMARK(BM_GeneratedMlpBackward)->Apply(sizes);
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  setenv("OMP_PROC_BIND", "false", 0);
-  Kokkos::ScopeGuard guard(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
