@@ -12,6 +12,7 @@
 #include "fp_traps.hpp"
 #include "hnet/deck.hpp"
 #include "hnet/hdf5_file.hpp"
+#include "hnet/sweep.hpp"
 #include "hnet/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -112,6 +113,29 @@ TEST(Training, RankCountDoesNotChangeTheResult) {
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() != 0) return;
   expect_same_results(one + "/seed0.h5", two + "/seed0.h5");
+}
+
+TEST(Sweep, RankCountDoesNotChangeTheFile) {
+  if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks (run under mpiexec -n 2)";
+  const std::string dir = scratch("sweep_ranks");
+  hnet::Deck deck = tiny_deck(dir, 4);
+  deck.sweep.beta_points = 5, deck.sweep.generation_seeds = 2, deck.sweep.sizes = {3, 6};
+  deck.task.eval_size = 512;
+  hnet::train(deck, quiet(), MPI_COMM_WORLD);
+  hnet::SweepOptions one, two;
+  one.quiet = two.quiet = true;
+  one.output = dir + "/sweep_one_rank.h5", two.output = dir + "/sweep_two_ranks.h5";
+  MPI_Comm self;
+  MPI_Comm_split(MPI_COMM_WORLD, world_rank(), 0, &self);
+  if (world_rank() == 0) hnet::run_sweep(deck, one, self);
+  MPI_Comm_free(&self);
+  hnet::run_sweep(deck, two, MPI_COMM_WORLD);
+  if (world_rank() != 0) return;
+  for (const char* name : {"records/log10_beta", "records/step", "records/n", "records/posterior_mean", "records/loss",
+                           "records/kl_nats", "records/o1", "records/o2", "records/o3", "records/class",
+                           "records/network_row", "networks/n3/W0", "networks/n4/W0", "networks/n6/W1",
+                           "networks/n4/b1", "grid/log10_beta", "grid/steps", "grid/sizes"})
+    expect_same_dataset(one.output, two.output, name);
 }
 
 TEST(Training, ARunThatExistsIsNotOverwrittenWithoutConsent) {
