@@ -448,6 +448,7 @@ void print_summary(const Recorder& rec, int profile_steps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  setenv("OMP_PROC_BIND", "false", 0);  // as perf/bench_main.cpp: threads unbound unless the user says
   Kokkos::ScopeGuard kokkos(argc, argv);
   int profile_steps = 2;
   std::vector<char*> args;

@@ -1,19 +1,20 @@
 #!/usr/bin/python3
 """Times hnet's training step against the PyTorch peer (perf/peer/hnet_peer.py) on this machine.
 
-Runs A (hnet) and B (peer) alternately, A B A B ... (--rounds of each), under the same thread
-settings, each under `/usr/bin/time -v` for its peak RSS, and prints per-round rates, the median
-ratio hnet/peer and the peak RSS of both. Run from the repository root:
+Runs A (hnet) and B (peer) alternately, A B B' A B B' ... (--rounds of each; B, B', ... are the
+peer at each of --peer-threads), each under `/usr/bin/time -v` for its peak RSS, each started only
+once the CPUs are idle (--quiet-timeout), and prints per-round rates, the ratio hnet/peer and the
+peak RSS of both. Run from the repository root:
 
     /usr/bin/python3 perf/peer/compare.py                      # quick config, 2 rounds
-    /usr/bin/python3 perf/peer/compare.py --rounds 3 --hnet-steps 300 --peer-steps 20
-    /usr/bin/python3 perf/peer/compare.py --config paper --hnet-steps 12 --peer-steps 3 --warmup 1
+    /usr/bin/python3 perf/peer/compare.py --rounds 3 --hnet-steps 100 --peer-steps 20
+    /usr/bin/python3 perf/peer/compare.py --config paper --hnet-steps 8 --peer-steps 3 --warmup 2
 
-hnet's rate is its per-step rate: `hnet train` records the wall time after every step
-(history/wall_seconds in the results file), and the rate is taken over the steps after the first
---warmup ones, which leaves out start-up, first touch and the final HDF5 writes. Its own
-`PERFORMANCE steps/s` line (whole run, start-up and writes included) is printed next to it. The
-peer times its steps after --warmup untimed ones. Both sides run the whole training step: forward,
+Rates are per step, 1 / the median step time of a run, so a burst of someone else's work during a
+run moves it little: `hnet train` records the wall time after every step (history/wall_seconds in
+its results file) and the peer times each step; the first --warmup steps (start-up, first touch)
+are left out, and so are hnet's start-up and final HDF5 writes. hnet's own `PERFORMANCE steps/s`
+(whole run) and both mean rates are printed too. Both sides run the whole training step: forward,
 backward, global-norm clipping and Adam.
 """
 import argparse
@@ -28,6 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from wait_quiet import wait_quiet  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PYTHON = "/usr/bin/python3"
@@ -74,11 +76,12 @@ def hnet_round(args, env, outdir):
             "p": int(f["parameters/P/size"][:].sum()),
             "theta_size": int(f["parameters/theta/size"][:].sum()),
         }
-    w = args.warmup
-    rate = (len(wall) - w) / (wall[-1] - wall[w - 1]) if w > 0 else len(wall) / wall[-1]
+    w = max(1, args.warmup)
+    mean_rate = (len(wall) - w) / (wall[-1] - wall[w - 1])
+    median_step = statistics.median(wall[k] - wall[k - 1] for k in range(w, len(wall)))
     whole, gflops = float(perf.group(1)), float(perf.group(2))
-    return {"rate": rate, "whole_run_rate": whole, "flops_per_step": gflops / whole * 1e9, "rss": rss,
-            "elapsed": elapsed, "table": table}
+    return {"rate": 1.0 / median_step, "mean_rate": mean_rate, "whole_run_rate": whole,
+            "flops_per_step": gflops / whole * 1e9, "rss": rss, "elapsed": elapsed, "table": table}
 
 
 def peer_round(args, env, threads):
@@ -86,14 +89,15 @@ def peer_round(args, env, threads):
            "--warmup", str(args.warmup), "--threads", str(threads)]
     # torch's intra-op threads and OpenBLAS's (which reads OMP_NUM_THREADS) both follow `threads`.
     out, rss, elapsed = run_timed(cmd, dict(env, OMP_NUM_THREADS=str(threads)))
-    m = re.search(r"PEER steps/s=([\d.]+) .*flops/step=([\d.e+]+) p=(\d+) theta=(\d+)", out)
-    return {"rate": float(m.group(1)), "flops_per_step": float(m.group(2)), "p": int(m.group(3)),
-            "theta_size": int(m.group(4)), "rss": rss, "elapsed": elapsed}
+    m = re.search(r"PEER steps/s=([\d.]+) ms/step=[\d.]+ median_ms=([\d.]+) .*flops/step=([\d.e+]+) p=(\d+) "
+                  r"theta=(\d+)", out)
+    return {"rate": 1e3 / float(m.group(2)), "mean_rate": float(m.group(1)), "flops_per_step": float(m.group(3)),
+            "p": int(m.group(4)), "theta_size": int(m.group(5)), "rss": rss, "elapsed": elapsed}
 
 
-def check_tables(hnet_table, env):
+def check_tables(hnet_table, env, config):
     """The peer's P and θ tables against the ones hnet wrote into its results file."""
-    out = subprocess.run([PYTHON, os.path.join(HERE, "hnet_peer.py"), "--table"], env=env, cwd=ROOT,
+    out = subprocess.run([PYTHON, os.path.join(HERE, "hnet_peer.py"), "--config", config, "--table"], env=env, cwd=ROOT,
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     peer = json.loads(out)
     shape = lambda s: "x".join(str(d) for d in s)
@@ -116,7 +120,7 @@ def main():
     ap.add_argument("--config", choices=["quick", "paper"], default="quick")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of A B (at least 2)")
     ap.add_argument("--hnet", default=os.environ.get("HNET", "build/bin/hnet"), help="the hnet executable")
-    ap.add_argument("--hnet-steps", type=int, default=200, help="training steps per hnet run")
+    ap.add_argument("--hnet-steps", type=int, default=100, help="training steps per hnet run")
     ap.add_argument("--peer-steps", type=int, default=10, help="timed steps per peer run")
     ap.add_argument("--warmup", type=int, default=3, help="leading steps left out of both rates")
     ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS for hnet")
@@ -152,33 +156,37 @@ def main():
         for r in range(args.rounds):
             a = hnet_round(args, env, os.path.join(tmp, f"round{r}"))
             hnet_runs.append(a)
-            print(f"  round {r + 1} A  hnet ({args.threads} threads): {a['rate']:8.3f} steps/s ({1e3 / a['rate']:8.2f} "
-                  f"ms/step); whole run (PERFORMANCE line) {a['whole_run_rate']:.3f} steps/s; peak RSS {a['rss']:.0f} MiB",
-                  flush=True)
+            print(f"  round {r + 1} A  hnet ({args.threads} threads): {a['rate']:8.3f} steps/s ({1e3 / a['rate']:7.2f} "
+                  f"ms median step; mean {a['mean_rate']:.3f} steps/s, whole run incl. start-up and writes "
+                  f"{a['whole_run_rate']:.3f}); peak RSS {a['rss']:.0f} MiB", flush=True)
             for k, t in enumerate(args.peer_threads):
                 b = peer_round(args, env, t)
                 peer_runs[t].append(b)
-                print(f"  round {r + 1} B{chr(39) * k:<2}peer ({t} threads): {b['rate']:8.3f} steps/s ({1e3 / b['rate']:8.2f} "
-                      f"ms/step); peak RSS {b['rss']:.0f} MiB", flush=True)
-        tables_ok = check_tables(hnet_runs[0]["table"], env)
+                print(f"  round {r + 1} B{chr(39) * k:<2}peer ({t} threads): {b['rate']:8.3f} steps/s ({1e3 / b['rate']:7.2f} "
+                      f"ms median step; mean {b['mean_rate']:.3f} steps/s); peak RSS {b['rss']:.0f} MiB", flush=True)
+        tables_ok = check_tables(hnet_runs[0]["table"], env, args.config)
 
-    ha = statistics.median(r["rate"] for r in hnet_runs)
+    # Each run's rate is 1 / its median step time; over rounds, the median and the best (other
+    # processes only ever slow a run down, so the best run is the least disturbed one).
     hf = hnet_runs[0]["flops_per_step"]
     pf = peer_runs[args.peer_threads[0]][0]["flops_per_step"]
     print(f"  counted FLOPs per step: hnet {hf / 1e9:.3f} GFLOP (from the rounded PERFORMANCE line), peer "
           f"{pf / 1e9:.4f} GFLOP")
-    print(f"  hnet ({args.threads} threads): median {ha:.3f} steps/s = {ha * hf / 1e9:.2f} GFLOP/s; peak RSS "
-          f"{max(r['rss'] for r in hnet_runs):.0f} MiB")
+    summary = lambda runs: (statistics.median(r["rate"] for r in runs), max(r["rate"] for r in runs),
+                            max(r["rss"] for r in runs))
+    ha, hb, hr = summary(hnet_runs)
+    print(f"  hnet ({args.threads} threads): median {ha:.3f} steps/s, best {hb:.3f} steps/s = {hb * hf / 1e9:.2f} "
+          f"GFLOP/s; peak RSS {hr:.0f} MiB")
     for t in args.peer_threads:
-        pb = statistics.median(r["rate"] for r in peer_runs[t])
-        print(f"  peer ({t} threads): median {pb:.3f} steps/s = {pb * pf / 1e9:.2f} GFLOP/s; peak RSS "
-              f"{max(r['rss'] for r in peer_runs[t]):.0f} MiB")
+        pa, pb, pr = summary(peer_runs[t])
+        print(f"  peer ({t} threads): median {pa:.3f} steps/s, best {pb:.3f} steps/s = {pb * pf / 1e9:.2f} GFLOP/s; "
+              f"peak RSS {pr:.0f} MiB")
     for t in args.peer_threads:
-        pb = statistics.median(r["rate"] for r in peer_runs[t])
+        pa, pb, _ = summary(peer_runs[t])
         ratios = [a["rate"] / b["rate"] for a, b in zip(hnet_runs, peer_runs[t])]
-        print(f"RATIO hnet/peer={ha / pb:.2f} peer_threads={t} (per round: {', '.join(f'{x:.2f}' for x in ratios)}) "
-              f"config={args.config} target>=10 {'met' if ha / pb >= 10 else 'MISSED'}; "
-              f"tables {'match' if tables_ok else 'DIFFER'}")
+        print(f"RATIO hnet/peer={ha / pa:.2f} (medians; best/best {hb / pb:.2f}; per round "
+              f"{', '.join(f'{x:.2f}' for x in ratios)}) peer_threads={t} config={args.config} "
+              f"target>=10 {'met' if ha / pa >= 10 else 'MISSED'}; tables {'match' if tables_ok else 'DIFFER'}")
     with open("/proc/loadavg") as f:
         print(f"# load average after: {' '.join(f.read().split()[:3])}; runs started on a busy machine (no quiet "
               f"window within --quiet-timeout): {QUIET['missed']}")

@@ -7,14 +7,15 @@ objective, autograd for the backward, global-norm clipping and Adam, in float32 
 exists to time hnet against: same shapes, same parameter vector P (the same tensors in the same
 order as src/hnet/hypernet_layout.cpp, so p and the size of θ match hnet's exactly) and the
 same counted FLOPs. Random numbers (initial values, latent noise, inputs, β draws) come from
-torch's generator, not hnet's counter-based one, so the numbers differ; the work does not.
+torch's generator, not hnet's counter-based one (except under --validate), so the numbers differ;
+the work does not.
 
 Run with Debian's python3-torch (1.13):
     /usr/bin/python3 perf/peer/hnet_peer.py --config quick --warmup 5 --steps 50
     /usr/bin/python3 perf/peer/hnet_peer.py --config paper --warmup 1 --steps 3
     /usr/bin/python3 perf/peer/hnet_peer.py --table        # the parameter table, as JSON
-It prints one line `PEER steps/s=... ms/step=... GFLOP/s=... p=... theta=...` (perf/peer/compare.py
-parses it). It sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it (see below).
+It prints one line `PEER steps/s=... ms/step=... median_ms=... GFLOP/s=... p=... theta=...`
+(perf/peer/compare.py parses it). It sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it (see below).
     /usr/bin/python3 perf/peer/hnet_peer.py --validate results/quick/seed0.h5
 checks the peer against a results file of `hnet train`: step 0 recomputed from hnet's θ with hnet's
 own random numbers must give hnet's L, D_KL, J, gradient norm and Adam update.
@@ -30,7 +31,8 @@ import warnings
 
 # libgomp's default spin-waiting lets torch's idle OpenMP workers hold the cores OpenBLAS's own
 # threads need (torch 1.13 from Debian calls the pthread OpenBLAS): with 2 threads on 2 cores the
-# peer ran 3-15x slower than with PASSIVE. Read when torch loads libgomp, so set before the import.
+# peer ran at 0.5-5.5 steps/s instead of 7-10 with PASSIVE. libgomp reads it when torch loads it,
+# so it is set before the import.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
@@ -60,6 +62,13 @@ class HnetRandom:
     def __init__(self):
         import numpy as np
         self.np = np
+
+    def tensor(self, a):
+        """float32 as hnet rounds its draws (float64 under --float64)."""
+        a = self.np.asarray(a, dtype=self.np.float64)
+        if torch.get_default_dtype() == torch.float32:
+            a = a.astype(self.np.float32)
+        return torch.from_numpy(a)
 
     def _u(self, x):
         return self.np.asarray(x, dtype=self.np.uint64)
@@ -122,7 +131,7 @@ class Table:
         return {"w": w, "b": b, "in": fan_in, "out": fan_out}
 
     def initial(self, generator):
-        v = torch.empty(self.size, dtype=torch.float32)
+        v = torch.empty(self.size)  # the default dtype: float32 (float64 only for --validate --float64)
         for name, shape, off, init, a, b in self.tensors:
             count = 1
             for s in shape:
@@ -280,7 +289,7 @@ class Peer:
             ntype = self.g.node_type.numpy()
             index = np.concatenate([np.arange(self.n), np.arange(self.m), np.arange(1)])
             keys = np.array([hr.key(c.get("identity_seed", 1), hr.IDENTITY, int(t), int(i)) for t, i in zip(ntype, index)])
-            r = torch.from_numpy(hr.normal(keys[:, None], np.arange(c["identity_dim"])[None, :]).astype(np.float32))
+            r = hr.tensor(hr.normal(keys[:, None], np.arange(c["identity_dim"])[None, :]))
         self.r_nodes = r.expand(self.B, -1, -1).contiguous()
         self.r_edges = torch.cat([r[self.g.src], r[self.g.tgt]], 1).expand(self.B, -1, -1).contiguous()
         self.flops = 0.0  # hnet's counted FLOP model (Model::forward_flops), forward only
@@ -354,7 +363,7 @@ class Peer:
             np, hr = self.hr.np, self.hr
             keys = np.array([hr.key(self.seed, hr.NOISE, self.step_index, b, level) for b in range(self.B)])
             rows = mu.shape[1]
-            eps = torch.from_numpy(hr.normal(keys[:, None], np.arange(rows * k)[None, :]).astype(np.float32)).view(mu.shape)
+            eps = hr.tensor(hr.normal(keys[:, None], np.arange(rows * k)[None, :])).view(mu.shape)
         z = mu + sigma * eps
         kl = (math.log(s) - log_sigma + (sigma * sigma + mu * mu) / (2 * s * s) - 0.5).sum((1, 2))
         return state + self.linear(z, o["inject"]), kl
@@ -419,8 +428,8 @@ class Peer:
             np, hr = self.hr.np, self.hr
             keys = np.array([hr.key(self.seed, hr.INPUTS, self.step_index, b) for b in range(B)])
             xd = hr.normal(keys[:, None], np.arange(S * n)[None, :]).astype(np.float32).reshape(B, S, n)
-            x = torch.from_numpy(xd)
-            y = torch.from_numpy(np.abs(xd.astype(np.float64)).sum(2).astype(np.float32))
+            x = hr.tensor(xd)
+            y = hr.tensor(np.abs(xd.astype(np.float64)).sum(2))
         z = torch.baddbmm(b0.view(B, 1, m), x, W0)
         f = torch.bmm(F.silu(z), W1.view(B, m, 1)).view(B, S) + b1.view(B, 1)
         self.flops += 2.0 * B * S * n * m + 8.0 * B * S * m
@@ -458,7 +467,7 @@ def validate(path):
         text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
         deck = tomllib.loads(text(f.attrs["deck"]))
         seed = int(f.attrs["seed"])
-        theta0 = torch.from_numpy(f["models/step_0/theta"][:].astype(np.float32))
+        theta0 = torch.from_numpy(f["models/step_0/theta"][:].astype(np.float32)).to(torch.get_default_dtype())
         theta1 = f["models/step_1/theta"][:].astype(np.float32) if "models/step_1" in f else None
         h = {k: f["history/" + k][0] for k in ("objective", "grad_norm", "network_loss", "network_kl",
                                                  "network_log10_beta")}
@@ -481,14 +490,15 @@ def validate(path):
     key = hr.key(seed, hr.BETA, 0)
     lb = c["log10_beta_min"] + (beta_upper(c, 0) - c["log10_beta_min"]) * hr.uniform01(key, np.arange(c["batch_beta"]))
     theta = theta0.clone().requires_grad_(True)
-    J, loss, kl = peer.forward(theta, torch.from_numpy(lb.astype(np.float32)).double().float())
+    J, loss, kl = peer.forward(theta, hr.tensor(lb))
     J.backward()
     norm = float(theta.grad.norm())
     opt = torch.optim.Adam([theta], lr=learning_rate(c, 0), betas=(c["adam_beta1"], c["adam_beta2"]), eps=c["adam_eps"])
     torch.nn.utils.clip_grad_norm_([theta], c["clip_norm"])
     opt.step()
     rel = lambda a, b: float(np.max(np.abs(np.asarray(a, dtype=np.float64) - b) / np.maximum(np.abs(b), 1e-30)))
-    print(f"# validate against {path}: config d={c['d']} blocks={c['blocks']} latent={c['latent']} "
+    print(f"# validate against {path} (peer in {str(torch.get_default_dtype())[6:]}): config d={c['d']} "
+          f"blocks={c['blocks']} latent={c['latent']} "
           f"B_beta={c['batch_beta']} B_x={c['batch_x']} n={c['n']}, run seed {seed}")
     print(f"  log10 beta draws: max |peer - hnet| = {np.max(np.abs(lb - h['network_log10_beta'])):.3g}")
     print(f"  per-network loss L: max relative difference {rel(loss.detach().numpy(), h['network_loss']):.3g} "
@@ -519,11 +529,15 @@ def main():
                     help="check the peer against hnet: take θ at step 0 from an `hnet train` results file, draw "
                          "β, noise and inputs with hnet's generator, run step 0 and compare J, L, D_KL, |g| and θ "
                          "after the step with what hnet recorded")
+    ap.add_argument("--float64", action="store_true",
+                    help="with --validate: run the peer in float64, a reference for hnet's float32 numbers")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     if args.validate:
+        if args.float64:
+            torch.set_default_dtype(torch.float64)
         return validate(args.validate)
     c = dict(COMMON, **CONFIGS[args.config])
     peer = Peer(c, args.seed)
@@ -571,7 +585,7 @@ def main():
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"# warm-up {args.warmup} steps {t_warm - t_start:.2f}s; last step J={J:.5g} loss={loss:.5g} kl={kl:.5g} "
           f"|g|={norm:.3g}; median step {med * 1e3:.1f} ms; peak RSS {rss_mb:.0f} MB")
-    print(f"PEER steps/s={args.steps / total:.4f} ms/step={1e3 * total / args.steps:.2f} "
+    print(f"PEER steps/s={args.steps / total:.4f} ms/step={1e3 * total / args.steps:.2f} median_ms={1e3 * med:.2f} "
           f"GFLOP/s={flops_step * args.steps / total * 1e-9:.3f} flops/step={flops_step:.6g} p={p} theta={theta_size} "
           f"config={args.config} threads={torch.get_num_threads()}")
     sys.stdout.flush()
