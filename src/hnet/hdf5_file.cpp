@@ -1,8 +1,10 @@
 #include "hnet/hdf5_file.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 namespace hnet {
@@ -10,6 +12,16 @@ namespace hnet {
 namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("HDF5: " + what); }
+
+// Data and directory entry on stable storage, so a power cut after the rename cannot leave a
+// renamed but empty file where the previous complete one was.
+bool sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
 
 void check(herr_t status, const std::string& what) {
   if (status < 0) fail(what);
@@ -139,8 +151,11 @@ void Hdf5Writer::commit() {
   if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) fail("cannot flush " + temporary_);
   if (H5Fclose(file_) < 0) fail("cannot close " + temporary_);
   file_ = -1;
+  if (!sync_path(temporary_, O_RDONLY)) fail("cannot sync " + temporary_ + " to disk");
   if (std::rename(temporary_.c_str(), path_.c_str()) != 0) fail("cannot rename " + temporary_ + " to " + path_);
   committed_ = true;
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  sync_path(parent.empty() ? "." : parent.string(), O_RDONLY | O_DIRECTORY);  // best effort: some file systems refuse
 }
 
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
