@@ -18,35 +18,38 @@ double target_variance(kernels::InputKind input, kernels::NormKind norm, std::in
   return 0.0;
 }
 
-BatchEvaluation evaluate(const std::vector<HostNetwork>& nets, const EvaluationConfig& config) {
-  if (nets.empty()) throw std::invalid_argument("evaluate: no networks");
-  const std::int64_t batch = nets.size(), n = nets.front().n, m = nets.front().m;
-  const std::int64_t samples = config.samples;
-  ExecSpace exec;
-
-  NetworkBatch device_nets(batch, n, m);
-  device_nets.upload(nets);
-  View3<float> x("hnet::evaluation::x", batch, samples, n);
-  View2<float> y("hnet::evaluation::y", batch, samples);
-  View3<float> z("hnet::evaluation::z", batch, samples, m);
-  View2<float> pred("hnet::evaluation::pred", batch, samples);
-  View1<double> loss("hnet::evaluation::loss", batch);
-
+Evaluator::Evaluator(const EvaluationConfig& config, std::int64_t batch, std::int64_t n, std::int64_t m)
+    : config_(config),
+      nets_(batch, n, m),
+      x_("hnet::evaluation::x", batch, config.samples, n),
+      z_("hnet::evaluation::z", batch, config.samples, m),
+      y_("hnet::evaluation::y", batch, config.samples),
+      pred_("hnet::evaluation::pred", batch, config.samples),
+      loss_("hnet::evaluation::loss", batch) {
   kernels::TaskDataKeys keys;
   keys.seed = config.seed;
   keys.purpose = kernels::Purpose::evaluation_inputs;
   keys.shared_inputs = true;
-  kernels::task_data_forward(exec, x, y, keys, config.input, config.norm);
-  kernels::generated_mlp_forward(exec, loss, z, pred, x, y, device_nets.w0, device_nets.b0,
-                                 device_nets.w1, device_nets.b1);
+  kernels::task_data_forward(ExecSpace(), x_, y_, keys, config.input, config.norm);
+}
 
-  auto h_loss = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), loss);
-  auto h_pred = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pred);
-  auto h_y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
+BatchEvaluation evaluate(const std::vector<HostNetwork>& nets, const EvaluationConfig& config) {
+  if (nets.empty()) throw std::invalid_argument("evaluate: no networks");
+  return Evaluator(config, static_cast<std::int64_t>(nets.size()), nets.front().n, nets.front().m).run(nets);
+}
+
+BatchEvaluation Evaluator::run(const std::vector<HostNetwork>& nets) {
+  if (nets.empty()) throw std::invalid_argument("evaluate: no networks");
+  const std::int64_t batch = nets.size(), n = x_.extent(2), samples = config_.samples;
+  nets_.upload(nets);
+  kernels::generated_mlp_forward(ExecSpace(), loss_, z_, pred_, x_, y_, nets_.w0, nets_.b0, nets_.w1, nets_.b1);
+  auto h_loss = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), loss_);
+  auto h_pred = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pred_);
+  auto h_y = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y_);
 
   BatchEvaluation out;
   out.targets.assign(h_y.data(), h_y.data() + samples);  // row 0: inputs are shared
-  out.target_variance = target_variance(config.input, config.norm, n);
+  out.target_variance = target_variance(config_.input, config_.norm, n);
   if (out.target_variance <= 0.0) {
     double mean = 0.0, sq = 0.0;
     for (float t : out.targets) mean += t;

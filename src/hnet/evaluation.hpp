@@ -28,7 +28,23 @@ struct BatchEvaluation {
   double target_variance = 0.0;
 };
 
-// Runs every network on the evaluation set through the generated-MLP kernel (one launch).
+// The evaluation set for `batch` networks of size n → m, drawn once and reused by every run():
+// a sweep evaluates thousands of batches on the same inputs.
+class Evaluator {
+ public:
+  Evaluator(const EvaluationConfig& config, std::int64_t batch, std::int64_t n, std::int64_t m);
+  // Runs every network (at most `batch`, all n → m) through the generated-MLP kernel, one launch.
+  BatchEvaluation run(const std::vector<HostNetwork>& nets);
+
+ private:
+  EvaluationConfig config_;
+  NetworkBatch nets_;
+  View3<float> x_, z_;
+  View2<float> y_, pred_;
+  View1<double> loss_;
+};
+
+// One-off evaluation: an Evaluator for exactly these networks.
 BatchEvaluation evaluate(const std::vector<HostNetwork>& nets, const EvaluationConfig& config);
 
 }  // namespace hnet

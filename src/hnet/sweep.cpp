@@ -66,7 +66,7 @@ std::size_t saturating_product(std::initializer_list<std::int64_t> factors) {
   return total;
 }
 
-// evaluate() (evaluation.cpp) for `batch` networks of size n -> m: inputs, hidden
+// An Evaluator (evaluation.cpp) for `batch` networks of size n -> m: inputs, hidden
 // activations, targets and predictions of every sample, and the networks themselves.
 std::size_t evaluation_bytes(std::int64_t batch, std::int64_t samples, std::int64_t n, std::int64_t m) {
   const std::size_t activations = saturating_product({static_cast<std::int64_t>(sizeof(float)), batch, samples, n + m + 2});
@@ -150,14 +150,15 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
       }
   const std::int64_t unit_count = units.size();
 
-  // Refuse before allocating: this rank's workspaces (one per size, all kept), the evaluation of
-  // the largest size, its records; rank 0 also holds everyone's records while it writes the file.
+  // Refuse before allocating: this rank's workspaces and evaluation sets (one of each per size, all
+  // kept), its records; rank 0 also holds everyone's records while it writes the file.
   {
     std::size_t workspaces = 0, evaluation_peak = 0, mine_bytes = 0, all_bytes = 0;
     for (std::int64_t n : sizes) {
       const std::size_t w = Model<float>::estimate_bytes(layout, seeds, n, n * ratio, 1);
       workspaces = w > SIZE_MAX - workspaces ? SIZE_MAX : workspaces + w;
-      evaluation_peak = std::max(evaluation_peak, evaluation_bytes(seeds, evaluation.samples, n, n * ratio));
+      const std::size_t e = evaluation_bytes(seeds, evaluation.samples, n, n * ratio);
+      evaluation_peak = e > SIZE_MAX - evaluation_peak ? SIZE_MAX : evaluation_peak + e;
     }
     for (std::int64_t u = 0; u < unit_count; ++u) {
       const std::size_t b = saturating_product(
@@ -193,6 +194,7 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
   // This rank's units (u % size == rank), one model workspace per size, θ loaded once per model.
   std::vector<double> mine;
   std::map<std::int64_t, std::unique_ptr<Model<float>>> models;
+  std::map<std::int64_t, std::unique_ptr<Evaluator>> evaluators;  // evaluation set drawn once per n
   View1<float> theta("hnet::sweep::theta", layout.theta_size());
   std::pair<std::int64_t, std::int64_t> loaded{-1, -1};
   std::int64_t done = 0;
@@ -208,6 +210,8 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
     auto& model = models[unit.n];
     if (!model)
       model = std::make_unique<Model<float>>(layout, seeds, unit.n, unit.n * ratio, 1, evaluation.input, evaluation.norm);
+    auto& evaluator = evaluators[unit.n];
+    if (!evaluator) evaluator = std::make_unique<Evaluator>(evaluation, seeds, unit.n, unit.n * ratio);
     StepInputs in;
     in.log10_beta.assign(seeds, betas[unit.beta_index]);
     in.seed = jobs[unit.job].seed;
@@ -215,7 +219,7 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
     in.use_mean = unit.mean;
     const StepResult generated = model->forward(theta, in, /*evaluate_task=*/false);
     const std::vector<HostNetwork> nets = model->networks();
-    const BatchEvaluation eval = evaluate(nets, evaluation);
+    const BatchEvaluation eval = evaluator->run(nets);
     for (std::int64_t g = 0; g < seeds; ++g) {
       const OrderParameters op = order_parameters(nets[g], thresholds);
       const AlgorithmClass cls = classify(eval.normalised[g], op, thresholds);
