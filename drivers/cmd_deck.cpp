@@ -16,7 +16,7 @@ Command add_deck_command(CLI::App& app) {
   auto options = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("deck", "Print the fully resolved input deck (every key, with defaults)");
   sub->add_option("file", options->file, "TOML input deck (omit for the defaults)");
-  sub->add_option("--set", options->overrides, "Override a key: section.key=value (repeatable)");
+  add_overrides_option(sub, options->overrides);
   sub->add_flag("--reference", options->reference, "Print the deck reference (Markdown) instead");
   return {sub, [options](MPI_Comm comm) {
             if (options->reference) {

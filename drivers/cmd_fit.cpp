@@ -18,7 +18,7 @@ Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("fit", "Train swish MLPs of the target size directly with Adam (baseline)");
   sub->add_option("deck", o->deck_file, "TOML input deck (task, target size, batch_x, classifier thresholds)")->required();
-  sub->add_option("--set", o->overrides, "Override a deck key: section.key=value (repeatable)");
+  add_overrides_option(sub, o->overrides);
   sub->add_option("--n", o->sizes, "Input sizes to fit (repeatable; default: the deck's target.n)");
   sub->add_option("--lr", o->fit.lr, "Adam learning rate (constant)")->capture_default_str();
   sub->add_option("--steps", o->fit.steps, "Adam steps (default: the deck's train.steps)");

@@ -29,7 +29,7 @@ Command add_generate_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("generate", "Generate one network from the hypernetwork for a given β");
   sub->add_option("deck", o->deck_file, "TOML input deck")->required()->check(CLI::ExistingFile);
-  sub->add_option("--set", o->overrides, "Override a deck key: section.key=value (repeatable)");
+  add_overrides_option(sub, o->overrides);
   sub->add_option("--beta", o->beta, "β (not log10)")->required()->check(CLI::PositiveNumber);
   sub->add_option("--seed", o->seed, "Generation seed: the draw of the latent noise")->capture_default_str();
   sub->add_option("--n", o->n, "Input size of the generated network (default: the deck's target.n)")

@@ -28,7 +28,7 @@ Command add_handbuilt_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--deck", options->deck_file,
                   "Take n, hidden ratio, input distribution, target and evaluation set from this deck");
-  sub->add_option("--set", options->overrides, "Override a deck key: section.key=value (repeatable)");
+  add_overrides_option(sub, options->overrides);
   sub->add_option("--n", options->network.n, "Input size n (default: the deck's target.n)")
       ->check(CLI::Range(1, 4096));
   sub->add_option("--slope", options->network.slope, "Valley slope a")

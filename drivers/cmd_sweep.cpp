@@ -18,7 +18,7 @@ Command add_sweep_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "sweep", "Generate networks of trained runs over the beta grid, seeds, saved steps and sizes; classify them");
   sub->add_option("deck", o->deck_file, "TOML input deck of the trained run")->required();
-  sub->add_option("--set", o->overrides, "Override a deck key: section.key=value (repeatable)");
+  add_overrides_option(sub, o->overrides);
   sub->add_option("--output", o->sweep.output, "HDF5 file to write (default: <output.dir>/sweep.h5)");
   sub->add_option("--record", o->sweep.commands, "A command to record in the file for the report (repeatable)");
   sub->add_flag("--quiet", o->sweep.quiet, "No progress lines");

@@ -20,7 +20,7 @@ Command add_train_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("train", "Train the hypernetwork described by a deck");
   sub->add_option("deck", o->deck_file, "TOML input deck")->required();
-  sub->add_option("--set", o->overrides, "Override a deck key: section.key=value (repeatable)");
+  add_overrides_option(sub, o->overrides);
   sub->add_flag("--restart", o->train.restart, "Continue every job from its newest complete checkpoint");
   sub->add_flag("--quiet", o->train.quiet, "No step lines");
   sub->add_option("--stop-after-steps", o->train.stop_after_steps,

@@ -23,4 +23,7 @@ Command add_fit_command(CLI::App& app);
 // Prints on rank 0 only.
 bool is_root(MPI_Comm comm);
 
+// The repeatable `--set section.key=value` option every deck-reading subcommand takes.
+void add_overrides_option(CLI::App* sub, std::vector<std::string>& overrides);
+
 }  // namespace hnet::driver

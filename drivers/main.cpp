@@ -12,6 +12,10 @@
 #include "hnet/version.hpp"
 
 namespace hnet::driver {
+void add_overrides_option(CLI::App* sub, std::vector<std::string>& overrides) {
+  sub->add_option("--set", overrides, "Override a deck key: section.key=value (repeatable)");
+}
+
 bool is_root(MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);

@@ -254,8 +254,7 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
 
       // Every rank of the group gets every network's loss and D_KL, in network order.
       for (std::int64_t b = 0; b < group.local_count; ++b) local_terms[b] = r.loss[b], local_terms[group.local_count + b] = r.kl[b];
-      std::vector<double> gathered(2 * batch);
-      MPI_Allgather(local_terms.data(), static_cast<int>(2 * group.local_count), MPI_DOUBLE, gathered.data(),
+      MPI_Allgather(local_terms.data(), static_cast<int>(2 * group.local_count), MPI_DOUBLE, all_terms.data(),
                     static_cast<int>(2 * group.local_count), MPI_DOUBLE, group.group);
       double objective = 0, loss_mean = 0, norm_mean = 0, kl_mean = 0;
       const double variance = target_variance(input_kind(deck.task.input), norm_kind(deck.task.target), n);
@@ -263,8 +262,8 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
       for (int rank = 0; rank < group.group_size; ++rank)
         for (std::int64_t b = 0; b < group.local_count; ++b) {
           const std::int64_t global = rank * group.local_count + b;
-          net_loss[global] = gathered[rank * 2 * group.local_count + b];
-          net_kl[global] = gathered[rank * 2 * group.local_count + group.local_count + b];
+          net_loss[global] = all_terms[rank * 2 * group.local_count + b];
+          net_kl[global] = all_terms[rank * 2 * group.local_count + group.local_count + b];
         }
       if (fault != faults.end() && fault->kind == Fault::loss) net_loss[0] = std::numeric_limits<double>::quiet_NaN();
       for (std::int64_t b = 0; b < batch; ++b) {
