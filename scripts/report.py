@@ -9,7 +9,8 @@ Writes into DIR (default: the directory of SWEEP):
   order_parameters.png   O1 against O2 and O3, coloured by class
   generalisation.png     normalised loss and class against n'
   training_curve.png     history of the training job files, if --training is given
-  report.md              what was run, the beta table, the classes found, generalisation, links
+  report.md              what was run, the beta table, the classes found, per training seed (when the
+                         sweep holds several jobs), generalisation, links
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, which import only under
 /usr/bin/python3. Everything reported comes from the records in the file: classes that do not
@@ -549,6 +550,24 @@ def ordering_text(sweep, majorities):
             + listed + ". Spans: " + "; ".join(spans) + ".")
 
 
+def ordering_majorities(sweep, sel):
+    """The (log10 β, majority class) list ordering_text takes, over the records in sel, and the β values
+    left out of it because their majority is a tie between families."""
+    r = sweep.r
+    majorities, undecided = [], []
+    for b in sweep.betas:
+        code, _, tied = majority(sweep, r["class"][sel & (r["log10_beta"] == b)])
+        if code is None:
+            continue
+        # A tie inside one family (pudding ±) still places the family; a tie between
+        # families does not, and that β is left out of the ordering rather than guessed.
+        if len({FAMILY.get(sweep.class_name(c), sweep.class_name(c)) for c in tied}) > 1:
+            undecided.append(b)
+            continue
+        majorities.append((b, code))
+    return majorities, undecided
+
+
 def classes_found(sweep):
     r = sweep.r
     base = sweep.select(n=sweep.training_n, step=sweep.final_step)
@@ -594,18 +613,7 @@ def classes_found(sweep):
     out.append("")
 
     if sweep.has_sample:
-        sel = base & ~r["posterior_mean"]
-        majorities, undecided = [], []
-        for b in sweep.betas:
-            code, _, tied = majority(sweep, r["class"][sel & (r["log10_beta"] == b)])
-            if code is None:
-                continue
-            # A tie inside one family (pudding ±) still places the family; a tie between
-            # families does not, and that β is left out of the ordering rather than guessed.
-            if len({FAMILY.get(sweep.class_name(c), sweep.class_name(c)) for c in tied}) > 1:
-                undecided.append(b)
-                continue
-            majorities.append((b, code))
+        majorities, undecided = ordering_majorities(sweep, base & ~r["posterior_mean"])
         out.append(ordering_text(sweep, majorities) + " (Majority class over the posterior samples at each β.)")
         if undecided:
             out.append(f"\nAt log₁₀β {ranges_text(undecided, sweep.betas)} the majority is a tie between "
@@ -614,6 +622,45 @@ def classes_found(sweep):
         if trivial:
             out.append(f"\nTrivial networks (no algorithm) are the majority at log₁₀β "
                        f"{ranges_text(trivial, sweep.betas)}; they take no part in the ordering.")
+    return "\n".join(out)
+
+
+def training_jobs(sweep):
+    """The jobs (training seeds) with records at the training n and final step."""
+    return sorted(set(sweep.r["job"][sweep.select(n=sweep.training_n, step=sweep.final_step)].tolist()))
+
+
+def per_job_section(sweep):
+    """The β table and the β-ordering of each job on its own: pooled medians and majorities hide
+    training seeds that end in different phase pictures."""
+    r = sweep.r
+    if not sweep.has_sample:
+        return "This file holds no posterior samples, so the jobs are not compared one by one.\n"
+    jobs = training_jobs(sweep)
+    sel = sweep.select(n=sweep.training_n, step=sweep.final_step, mean=False)
+    out = [f"Final step {sweep.final_step}, training n = {sweep.training_n}, posterior samples of each job on its "
+           f"own: majority class over the {plural(len(sweep.seeds), 'generation seed')} and, in parentheses, the "
+           "median normalised loss.\n"]
+    rows = []
+    for b in sweep.betas:
+        at = sel & (r["log10_beta"] == b)
+        if not at.any():
+            continue
+        cells = []
+        for j in jobs:
+            s = at & (r["job"] == j)
+            cells.append(f"{majority_text(sweep, r['class'][s])} ({fmt(median(r['normalised_loss'][s]))})"
+                         if s.any() else "–")
+        rows.append([f"{b:.2f}"] + cells)
+    out.append(table(["log₁₀β"] + [sweep.job_name(j) for j in jobs], rows))
+    out.append("\nβ-ordering of each job (majority class over its posterior samples at each β):\n")
+    for j in jobs:
+        majorities, undecided = ordering_majorities(sweep, sel & (r["job"] == j))
+        line = f"- {sweep.job_name(j)}: {ordering_text(sweep, majorities)}"
+        if undecided:
+            line += (f" At log₁₀β {ranges_text(undecided, sweep.betas)} the majority is a tie between different "
+                     "classes; those β values are left out.")
+        out.append(line)
     return "\n".join(out)
 
 
@@ -697,8 +744,10 @@ def report(sweep, out_dir, plots, drawings, training_files):
     parts += [f"## β table (final step {sweep.final_step}, training n = {sweep.training_n})\n",
               f"Medians over {len(set(sweep.r['job'].tolist()))} job(s) × {len(sweep.seeds)} generation seed(s); "
               "O₁, O₂, O₃ and D_KL of the posterior samples.\n",
-              beta_table(sweep), "\n", "## Classes found\n", classes_found(sweep), "\n",
-              "## Generalisation to other sizes n′\n", generalisation_section(sweep), "\n", "## Plots\n"]
+              beta_table(sweep), "\n", "## Classes found\n", classes_found(sweep), "\n"]
+    if len(training_jobs(sweep)) > 1:
+        parts += ["## Per training seed\n", per_job_section(sweep), "\n"]
+    parts += ["## Generalisation to other sizes n′\n", generalisation_section(sweep), "\n", "## Plots\n"]
     captions = {
         "loss_kl_vs_beta.png": "normalised loss and D_KL against β at the final step, coloured by class",
         "phase_diagram.png": "majority class over (β, training step)",
