@@ -86,6 +86,7 @@ Command add_generate_command(CLI::App& app) {
             if (is_root(comm)) {
               const auto parent = std::filesystem::path(path).parent_path();
               if (!parent.empty()) std::filesystem::create_directories(parent);
+              remove_stale_temporaries(path, "generate: ", true);
               Hdf5Writer file(path);
               file.write("W0", {n, m}, net.w0.data());
               file.write("b0", {m}, net.b0.data());

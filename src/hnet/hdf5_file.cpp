@@ -1,9 +1,12 @@
 #include "hnet/hdf5_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -156,6 +159,30 @@ void Hdf5Writer::commit() {
   committed_ = true;
   const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
   sync_path(parent.empty() ? "." : parent.string(), O_RDONLY | O_DIRECTORY);  // best effort: some file systems refuse
+}
+
+void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string stem = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
+    const std::string digits = name.substr(stem.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(digits.c_str(), nullptr, 10);
+    if (pid == static_cast<long>(::getpid())) continue;
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
+    stale.push_back(it->path());
+  }
+  for (const fs::path& file : stale) {
+    std::error_code removed;
+    if (fs::remove(file, removed) && report)
+      std::printf("%sremoved %s, left by a writer that did not finish\n", prefix.c_str(), file.string().c_str());
+  }
 }
 
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,

@@ -39,6 +39,13 @@ class Hdf5Writer {
   bool committed_ = false;
 };
 
+// A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the
+// temporary behind. Nothing reads those, but they hold disk space and look like results: this
+// removes path's, except any whose process is still alive on this host (a writer running right
+// now). Names not of the form <file>.tmp.<digits> are not Hdf5Writer's and are kept. With
+// report, each removal is printed on stdout after the prefix.
+void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report);
+
 // Reads a whole dataset as doubles (for tests and tools); throws naming the file and dataset.
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
                                       std::vector<std::int64_t>* dims = nullptr);

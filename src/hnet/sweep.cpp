@@ -283,6 +283,7 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
     }
     const auto parent = fs::path(summary.path).parent_path();
     if (!parent.empty()) fs::create_directories(parent);
+    remove_stale_temporaries(summary.path, "sweep: ", !options.quiet);
     Hdf5Writer f(summary.path);
     std::string job_names, class_names, commands;
     for (const TrainingJob& j : jobs) job_names += (job_names.empty() ? "" : "\n") + j.name;

@@ -1,10 +1,6 @@
 #include "hnet/trainer.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "hnet/hdf5_file.hpp"
 #include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
 #include "hnet/parallel_layout.hpp"
@@ -57,33 +54,6 @@ std::size_t saturating_product(std::initializer_list<std::size_t> factors) {
   for (const std::size_t f : factors)
     if (__builtin_mul_overflow(total, f, &total)) return SIZE_MAX;
   return total;
-}
-
-// A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the
-// temporary behind (hdf5_file.hpp). Nothing reads those, but they hold disk space and look like
-// results: remove this file's, except any whose process is still alive on this host (a writer
-// that is running right now). Names not of the form <file>.tmp.<digits> are not Hdf5Writer's.
-void remove_stale_temporaries(const std::string& path, const std::string& job, bool report) {
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string prefix = target.filename().string() + ".tmp.";
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const long pid = std::strtol(digits.c_str(), nullptr, 10);
-    if (pid == static_cast<long>(::getpid())) continue;
-    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
-    stale.push_back(it->path());
-  }
-  for (const fs::path& file : stale) {
-    std::error_code removed;
-    if (fs::remove(file, removed) && report)
-      std::printf("[%s] removed %s, left by a writer that did not finish\n", job.c_str(), file.string().c_str());
-  }
 }
 
 // Test-only fault injection, so that the handling of non-finite values can be tested without
@@ -188,8 +158,8 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
     const std::string results_path = job_results_path(deck, job.name);
     const std::string checkpoint_path = job_checkpoint_path(deck, job.name);
     if (writer) {
-      remove_stale_temporaries(results_path, job.name, !options.quiet);
-      remove_stale_temporaries(checkpoint_path, job.name, !options.quiet);
+      remove_stale_temporaries(results_path, "[" + job.name + "] ", !options.quiet);
+      remove_stale_temporaries(checkpoint_path, "[" + job.name + "] ", !options.quiet);
     }
     JobState state;
     if (options.restart && fs::exists(checkpoint_path)) {

@@ -323,6 +323,24 @@ def part_broken_files(cli):
                      what="sweep: a step that was not saved")
     check(not os.path.exists(os.path.join(d, "sweep.h5")), "sweep: a failed sweep wrote sweep.h5")
 
+    # A killed sweep's temporary (sweep.h5.tmp.<pid of a dead process>) goes at the next sweep; a
+    # live process's temporary and names that are not a writer's stay.
+    d = os.path.join(cli.work, "sweep_stale_temporary")
+    shutil.copytree(good, d)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = os.path.join(d, "sweep.h5.tmp.%d" % dead.pid)
+    kept = [os.path.join(d, "sweep.h5.tmp.%d" % os.getpid()), os.path.join(d, "sweep.h5.tmp.notes")]
+    for path in [stale] + kept:
+        with open(path, "wb") as f:
+            f.write(b"left by a writer that was killed")
+    rc, _, err = cli.sweep(d)
+    check(rc == 0, "sweep over a directory with stale temporaries failed: %s" % err)
+    check(not os.path.exists(stale), "sweep: the temporary of a dead writer was not removed")
+    check(all(os.path.exists(p) for p in kept), "sweep: removed a temporary that was not a dead writer's")
+    read_everything(os.path.join(d, "sweep.h5"))
+    shutil.rmtree(d)  # its kept look-alikes would trip the no-temporaries check of this part
+
     # draw: the sweep file.
     sweep_cases = [(w, f(sweep)) for w, f in common] + [
         ("a results file", lambda p: shutil.copy(results, p)),
