@@ -94,6 +94,21 @@ elseif(PART STREQUAL "report")
     require_text("${report}" "${needle}" "report.md")
   endforeach()
 
+  string(FIND "${report}" "## Per training seed" per_seed)
+  if(NOT per_seed EQUAL -1)
+    message(FATAL_ERROR "a one-job report has a per-training-seed section:\n${report}")
+  endif()
+
+  # Two training jobs: each gets its own column and its own β-ordering verdict.
+  file(MAKE_DIRECTORY ${dir}/two_jobs)
+  run(${make_sweep} ${dir}/two_jobs/sweep.h5 --jobs 2 --sizes=)
+  run(${PYTHON} ${SOURCE_DIR}/scripts/report.py ${dir}/two_jobs/sweep.h5 --out ${dir}/two_jobs/report)
+  file(READ ${dir}/two_jobs/report/report.md report)
+  foreach(needle IN ITEMS "## Per training seed" "| log₁₀β | seed0 | seed1 |" "- seed0: The β-ordering"
+                          "- seed1: The β-ordering")
+    require_text("${report}" "${needle}" "two-job report.md")
+  endforeach()
+
   # A sparse sweep: one step, one seed, no other sizes, no posterior mean, convexity only.
   file(MAKE_DIRECTORY ${dir}/sparse)
   run(${make_sweep} ${dir}/sparse/sweep.h5 --steps 500 --seeds 1 --sizes= --no-mean --classes convexity)
