@@ -228,4 +228,21 @@ std::string read_hdf5_string_attribute(const std::string& path, const std::strin
   return value;
 }
 
+std::int64_t read_hdf5_int_attribute(const std::string& path, const std::string& object, const std::string& name) {
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) fail("cannot open " + path + " (missing, truncated or not an HDF5 file)");
+  hid_t attr = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  if (attr < 0) {
+    H5Fclose(file);
+    fail(path + " has no attribute " + object + "@" + name);
+  }
+  hid_t stored = H5Aget_type(attr);
+  const bool integer = H5Tget_class(stored) == H5T_INTEGER;
+  std::int64_t value = 0;
+  const herr_t status = integer ? H5Aread(attr, H5T_NATIVE_INT64, &value) : -1;
+  H5Tclose(stored), H5Aclose(attr), H5Fclose(file);
+  check(status, "cannot read attribute " + object + "@" + name + " from " + path + " (expected an integer)");
+  return value;
+}
+
 }  // namespace hnet

@@ -50,5 +50,6 @@ void remove_stale_temporaries(const std::string& path, const std::string& prefix
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
                                       std::vector<std::int64_t>* dims = nullptr);
 std::string read_hdf5_string_attribute(const std::string& path, const std::string& object, const std::string& name);
+std::int64_t read_hdf5_int_attribute(const std::string& path, const std::string& object, const std::string& name);
 
 }  // namespace hnet

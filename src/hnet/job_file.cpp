@@ -20,18 +20,6 @@ std::string join_lines(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string model_section(const Deck& deck) {
-  // The deck keys that fix θ's layout and meaning: a checkpoint must match them to be resumed.
-  Deck only_model = default_deck();
-  only_model.model = deck.model;
-  only_model.target = deck.target;
-  only_model.task = deck.task;
-  only_model.train.batch_beta = deck.train.batch_beta;
-  only_model.train.log10_beta_min = deck.train.log10_beta_min;
-  only_model.train.log10_beta_max = deck.train.log10_beta_max;
-  return to_toml(only_model);
-}
-
 // Test-only: HNET_TEST_WRITE_DELAY_MS=N sleeps N ms halfway through every job file, while the
 // temporary file is open and half-written, so that a kill-and-resume test can land its kills
 // inside a write. Unset, it costs one getenv per file.
@@ -193,5 +181,17 @@ JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext
 }
 
 }  // namespace
+
+std::string model_section(const Deck& deck) {
+  // The deck keys that fix θ's layout and meaning: a checkpoint must match them to be resumed.
+  Deck only_model = default_deck();
+  only_model.model = deck.model;
+  only_model.target = deck.target;
+  only_model.task = deck.task;
+  only_model.train.batch_beta = deck.train.batch_beta;
+  only_model.train.log10_beta_min = deck.train.log10_beta_min;
+  only_model.train.log10_beta_max = deck.train.log10_beta_max;
+  return to_toml(only_model);
+}
 
 }  // namespace hnet

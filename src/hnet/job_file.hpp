@@ -25,4 +25,8 @@ void write_job_file(const std::string& path, const JobFileContext& context, cons
 // truncated, foreign, or from an incompatible deck (different model or batch).
 JobState read_checkpoint(const std::string& path, const JobFileContext& context);
 
+// The deck keys that fix θ's layout and meaning (model, target, task, batch_beta, β range), as
+// TOML: a job file stores it, and a checkpoint or a sweep must match it to use the file's θ.
+std::string model_section(const Deck& deck);
+
 }  // namespace hnet

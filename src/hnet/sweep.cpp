@@ -12,6 +12,7 @@
 #include "hnet/analysis.hpp"
 #include "hnet/evaluation.hpp"
 #include "hnet/hdf5_file.hpp"
+#include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
 #include "hnet/parallel_layout.hpp"
 #include "hnet/task_config.hpp"
@@ -76,21 +77,51 @@ std::size_t evaluation_bytes(std::int64_t batch, std::int64_t samples, std::int6
 
 // Every results file must open and hold the saved models asked for before any work starts, so a
 // damaged or foreign file stops the sweep at once with its name, and nothing is written.
-std::vector<std::int64_t> check_results_files(const std::vector<std::string>& files,
+// The evaluation set (task.eval_size, task.eval_seed) is the sweep's own choice; every other key
+// of the model section must be the one θ was trained under.
+std::string without_evaluation_keys(const std::string& section) {
+  std::string out, line;
+  for (std::size_t at = 0; at < section.size();) {
+    const std::size_t end = std::min(section.find('\n', at), section.size());
+    line = section.substr(at, end - at);
+    if (line.rfind("eval_size", 0) != 0 && line.rfind("eval_seed", 0) != 0) out += line + '\n';
+    at = end + 1;
+  }
+  return out;
+}
+
+std::vector<std::int64_t> check_results_files(const Deck& deck, const std::vector<std::string>& files,
                                               const std::vector<TrainingJob>& jobs,
                                               const std::vector<std::int64_t>& wanted) {
   std::vector<std::int64_t> first_steps;
   for (std::size_t j = 0; j < files.size(); ++j) {
     std::vector<std::int64_t> saved;
+    std::string trained_with;
+    std::int64_t trained_seed = 0;
     try {
       const std::string kind = read_hdf5_string_attribute(files[j], "/", "kind");
       if (kind != "results" && kind != "checkpoint") throw std::runtime_error("its kind is '" + kind + "'");
       for (double s : read_hdf5_dataset(files[j], "models/steps")) saved.push_back(static_cast<std::int64_t>(s));
+      trained_with = read_hdf5_string_attribute(files[j], "/", "model_section");
+      trained_seed = read_hdf5_int_attribute(files[j], "/", "seed");
     } catch (const std::exception& e) {
       throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name +
                                ") is not a readable hnet results file: " + e.what() +
                                ". Nothing was written; train the job again or restore the file.");
     }
+    // θ means something only under the deck it was trained with, and the generation noise is
+    // keyed by the run seed: a different deck would analyse other networks than the trained ones.
+    if (without_evaluation_keys(trained_with) != without_evaluation_keys(model_section(deck)))
+      throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name +
+                               ") was trained with a different [model], [target], [task] (other than the evaluation "
+                               "set), train.batch_beta or β range than this deck; sweep with the deck (and --set options) it was trained "
+                               "with (stored in the file's 'deck' attribute). Nothing was written.");
+    if (static_cast<std::uint64_t>(trained_seed) != jobs[j].seed)
+      throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name + ") was trained with run seed " +
+                               std::to_string(trained_seed) + ", but this deck gives job " + jobs[j].name +
+                               " the seed " + std::to_string(jobs[j].seed) +
+                               " (train.seed + job index); sweep with the train.seed it was trained with. "
+                               "Nothing was written.");
     for (std::int64_t step : wanted)
       if (std::find(saved.begin(), saved.end(), step) == saved.end()) {
         std::string list;
@@ -127,7 +158,7 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
       throw std::runtime_error("no results for job " + job.name + ": " + result_files.back() +
                                " does not exist (train first: hnet train with the same deck)");
   }
-  std::vector<std::int64_t> steps = check_results_files(result_files, jobs, sc.steps);
+  std::vector<std::int64_t> steps = check_results_files(deck, result_files, jobs, sc.steps);
   if (!sc.steps.empty()) {
     steps = sc.steps;
     std::sort(steps.begin(), steps.end());

@@ -341,6 +341,13 @@ def part_broken_files(cli):
     read_everything(os.path.join(d, "sweep.h5"))
     shutil.rmtree(d)  # its kept look-alikes would trip the no-temporaries check of this part
 
+    # Sweeping with a deck other than the training deck would analyse other networks: refused.
+    for what, sets, needle in [("another run seed", ["train.seed=7"], "was trained with run seed 1"),
+                               ("another model", ["model.prior_scale=0.1"], "was trained with a different [model]")]:
+        before = snapshot(good)
+        cli.expect_error(cli.sweep(good, sets=sets), os.path.join(good, "seed0.h5"), needle, what="sweep: " + what)
+        expect_unchanged(before, good, "sweep: " + what)
+
     # draw: the sweep file.
     sweep_cases = [(w, f(sweep)) for w, f in common] + [
         ("a results file", lambda p: shutil.copy(results, p)),
