@@ -113,9 +113,10 @@ std::vector<std::int64_t> check_results_files(const Deck& deck, const std::vecto
     // keyed by the run seed: a different deck would analyse other networks than the trained ones.
     if (without_evaluation_keys(trained_with) != without_evaluation_keys(model_section(deck)))
       throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name +
-                               ") was trained with a different [model], [target], [task] (other than the evaluation "
-                               "set), train.batch_beta or β range than this deck; sweep with the deck (and --set options) it was trained "
-                               "with (stored in the file's 'deck' attribute). Nothing was written.");
+                               ") was trained with a different [model], [target], [task] (other than the "
+                               "evaluation set), train.batch_beta or β range than this deck; sweep with the deck "
+                               "(and --set options) it was trained with (stored in the file's 'deck' attribute). "
+                               "Nothing was written.");
     if (static_cast<std::uint64_t>(trained_seed) != jobs[j].seed)
       throw std::runtime_error("sweep: " + files[j] + " (results of job " + jobs[j].name + ") was trained with run seed " +
                                std::to_string(trained_seed) + ", but this deck gives job " + jobs[j].name +
