@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+#include <utility>
 
 namespace hnet {
 
@@ -208,7 +209,11 @@ std::vector<double> read_hdf5_dataset(const std::string& path, const std::string
   return values;
 }
 
-std::string read_hdf5_string_attribute(const std::string& path, const std::string& object, const std::string& name) {
+namespace {
+
+// Opens path's attribute object@name for reading (file and attribute, both to be closed by the
+// caller); throws naming the file when either is missing.
+std::pair<hid_t, hid_t> open_attribute(const std::string& path, const std::string& object, const std::string& name) {
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) fail("cannot open " + path + " (missing, truncated or not an HDF5 file)");
   hid_t attr = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
@@ -216,6 +221,13 @@ std::string read_hdf5_string_attribute(const std::string& path, const std::strin
     H5Fclose(file);
     fail(path + " has no attribute " + object + "@" + name);
   }
+  return {file, attr};
+}
+
+}  // namespace
+
+std::string read_hdf5_string_attribute(const std::string& path, const std::string& object, const std::string& name) {
+  const auto [file, attr] = open_attribute(path, object, name);
   hid_t memtype = H5Tcopy(H5T_C_S1);
   H5Tset_size(memtype, H5T_VARIABLE);
   H5Tset_cset(memtype, H5T_CSET_UTF8);
@@ -229,13 +241,7 @@ std::string read_hdf5_string_attribute(const std::string& path, const std::strin
 }
 
 std::int64_t read_hdf5_int_attribute(const std::string& path, const std::string& object, const std::string& name) {
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) fail("cannot open " + path + " (missing, truncated or not an HDF5 file)");
-  hid_t attr = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
-  if (attr < 0) {
-    H5Fclose(file);
-    fail(path + " has no attribute " + object + "@" + name);
-  }
+  const auto [file, attr] = open_attribute(path, object, name);
   hid_t stored = H5Aget_type(attr);
   const bool integer = H5Tget_class(stored) == H5T_INTEGER;
   std::int64_t value = 0;
