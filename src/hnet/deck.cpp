@@ -466,6 +466,8 @@ Schema build_schema() {
     m.add("identity_seed", &ModelConfig::identity_seed, "seed of the identity features r_v");
     m.add("identity_scale", &ModelConfig::identity_scale, closed(0.0, 1000.0),
           "factor on the identity features r_v (0 removes them)");
+    m.add("type_scale", &ModelConfig::type_scale, closed(0.0, 1000.0),
+          "standard deviation of the initial type vectors T, S (encoder and decoder)");
     m.add("phi_hidden", &ModelConfig::phi_hidden, ints(1, kMaxWidth), "hidden width of MLP_phi");
     m.add("phi_dim", &ModelConfig::phi_dim, ints(1, 1024), "width d_phi of the beta code phi(beta)");
     m.add("u_init", &ModelConfig::u_init, closed(0.0, 10.0), "U starts uniform in +-u_init");

@@ -51,6 +51,7 @@ struct ModelConfig {
   int64_t identity_dim = 16;
   uint64_t identity_seed = 1;
   double identity_scale = 1.0;
+  double type_scale = 1.0;
   int64_t phi_hidden = 64;
   int64_t phi_dim = 16;
   double u_init = 1e-3;

@@ -33,7 +33,8 @@ ModelShape model_shape(const Deck& deck) {
   s.phi_hidden = m.phi_hidden, s.phi_dim = m.phi_dim;
   s.readout = m.readout, s.prior = m.prior, s.sigma = m.sigma;
   s.prior_scale = m.prior_scale, s.rho_bias_init = m.rho_bias_init, s.u_init = m.u_init;
-  s.identity_scale = m.identity_scale, s.posterior_identity = m.posterior_identity, s.identity_seed = m.identity_seed;
+  s.identity_scale = m.identity_scale, s.type_scale = m.type_scale;
+  s.posterior_identity = m.posterior_identity, s.identity_seed = m.identity_seed;
   s.train_m = deck.target.hidden();
   s.target_mean = target_mean(deck.task.input, deck.task.target, deck.target.n);
   s.log10_beta_min = deck.train.log10_beta_min, s.log10_beta_max = deck.train.log10_beta_max;
@@ -103,13 +104,13 @@ HypernetLayout build_layout(const ModelShape& shape) {
   Builder b{L.table};
   const std::int64_t d = shape.d, dr = shape.identity_dim;
 
-  L.enc_node_type = L.table.add("encoder.node_type", {3, d}, InitRule::normal, 1.0);
-  L.enc_edge_type = L.table.add("encoder.edge_type", {2, d}, InitRule::normal, 1.0);
+  L.enc_node_type = L.table.add("encoder.node_type", {3, d}, InitRule::normal, shape.type_scale);
+  L.enc_edge_type = L.table.add("encoder.edge_type", {2, d}, InitRule::normal, shape.type_scale);
   L.enc_identity = b.linear("encoder.identity", dr, d, false);
   for (std::int64_t l = 0; l < shape.blocks; ++l) L.encoder.push_back(b.block("encoder.block" + std::to_string(l), d));
 
-  L.dec_node_type = L.table.add("decoder.node_type", {3, d}, InitRule::normal, 1.0);
-  L.dec_edge_type = L.table.add("decoder.edge_type", {2, d}, InitRule::normal, 1.0);
+  L.dec_node_type = L.table.add("decoder.node_type", {3, d}, InitRule::normal, shape.type_scale);
+  L.dec_edge_type = L.table.add("decoder.edge_type", {2, d}, InitRule::normal, shape.type_scale);
   for (std::int64_t l = 0; l < shape.blocks; ++l) {
     const std::string level = std::to_string(l);
     L.decoder.push_back(b.block("decoder.block" + level, d));

@@ -17,6 +17,7 @@ struct ModelShape {
   Prior prior = Prior::standard;
   SigmaParam sigma = SigmaParam::bounded;
   double prior_scale = 0.2, rho_bias_init = 2.0, u_init = 1e-3, identity_scale = 1.0;
+  double type_scale = 1.0;  // σ of the initial type vectors (model.md §7)
   bool posterior_identity = true;
   std::uint64_t identity_seed = 1;
   // Only initial values depend on the training size: γ_w1 = ln(1/√m), b1's bias = E[y].
