@@ -1,15 +1,64 @@
 #pragma once
-// Pointwise functions shared by the kernels. The logistic function is evaluated so that exp never
-// overflows, for float and double alike.
+// Pointwise functions shared by the kernels. The logistic function needs only e = exp(−|z|) ≤ 1,
+// so exp never overflows, for float and double alike.
+//
+// The float path is written so that loops over elements vectorise under GCC's default
+// -ftrapping-math: no libm call (a scalar call per element), and no floating-point compare or
+// select, which GCC keeps as a jump there (or, allowed to speculate, would evaluate the
+// polynomial on unclamped inputs and raise FE_INVALID). The clamp and the sign select work on
+// the bits instead; every value is exact and the same on every backend.
+#include <cstdint>
+
 #include "kernels/compat.hpp"
 
 namespace hnet::kernels {
 
+namespace activation_detail {
+KOKKOS_INLINE_FUNCTION std::uint32_t bits_of(float x) { return static_cast<std::uint32_t>(compat::bits_from_float(x)); }
+KOKKOS_INLINE_FUNCTION float float_of(std::uint32_t u) { return compat::float_from_bits(static_cast<std::int32_t>(u)); }
+}  // namespace activation_detail
+
+// e^−|z| in float without a libm call: |z| capped at 87 (e^−87 ≈ 1.6e−38, near the smallest normal
+// float; nothing downstream can tell the difference), Cody–Waite reduction −|z| = n·ln2 + r with
+// |r| ≤ ln2/2, Cephes' expf polynomial (within 2 ulp of expf, tested), and 2^n written into the
+// exponent bits.
+KOKKOS_INLINE_FUNCTION float exp_neg_abs(float z) {
+  using namespace activation_detail;
+  constexpr std::uint32_t cap = 0x42AE0000u;  // 87.0f; below it, float bits order like the values
+  const std::uint32_t a = bits_of(z) & 0x7FFFFFFFu;
+  const float x = -float_of(a < cap ? a : cap);
+  // Round x·log₂e to the nearest integer by adding and removing 1.5·2²³ (no floor instruction).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  poly = poly * r * r + r + 1.0f;
+  return poly * float_of(static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23);
+}
+// Double (the gradient checks): libm.
+KOKKOS_INLINE_FUNCTION double exp_neg_abs(double z) { return compat::exp(-compat::fabs(z)); }
+
+// `if_nonnegative` where z's sign bit is clear, else `if_negative`.
+KOKKOS_INLINE_FUNCTION float select_by_sign(float z, float if_nonnegative, float if_negative) {
+  using namespace activation_detail;
+  const std::uint32_t negative = 0u - (bits_of(z) >> 31);
+  return float_of((bits_of(if_nonnegative) & ~negative) | (bits_of(if_negative) & negative));
+}
+KOKKOS_INLINE_FUNCTION double select_by_sign(double z, double if_nonnegative, double if_negative) {
+  return z >= 0.0 ? if_nonnegative : if_negative;
+}
+
+// σ(z) = 1/(1 + e) for z ≥ 0 and e/(1 + e) for z < 0, with e = e^−|z|.
 template <class T>
 KOKKOS_INLINE_FUNCTION T sigmoid(T z) {
-  if (z >= T(0)) return T(1) / (T(1) + compat::exp(-z));
-  const T e = compat::exp(z);
-  return e / (T(1) + e);
+  const T e = exp_neg_abs(z);
+  const T r = T(1) / (T(1) + e);
+  return select_by_sign(z, r, e * r);
 }
 
 template <class T>

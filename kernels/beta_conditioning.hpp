@@ -4,6 +4,8 @@
 // hypernetwork parameter is P[b][i] = P0[i] + Σ_c U[i][c]·φ[b][c].
 #include <cstdint>
 
+#include <KokkosBlas3_gemm.hpp>
+
 #include "kernels/activations.hpp"
 #include "kernels/pairwise_sum.hpp"
 #include "kernels/views.hpp"
@@ -63,6 +65,35 @@ KOKKOS_INLINE_FUNCTION typename V2T::value_type phi_da2(const V2T& dphi, const V
   return acc * swish_derivative(a2(b, j));
 }
 
+// dP0[i0 + j] += Σ_b dP[b][i0 + j] and dU[i0 + j][c] += Σ_b dP[b][i0 + j]·φ[b][c] for j < L, every
+// sum over the networks in the pairwise tree.
+template <int L, class V1T, class V2T>
+KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& dP, const V2T& phi, std::int64_t i0,
+                                      std::int64_t batch, std::int64_t dim, bool want_p0, bool want_u) {
+  using T = typename V2T::non_const_value_type;
+  T v[L], out[L];
+  if (want_p0) {
+    PairwiseLanes<T, L> sum;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      HNET_UNROLL for (int j = 0; j < L; ++j) v[j] = dP(b, i0 + j);
+      sum.add(v);
+    }
+    sum.total(out);
+    HNET_UNROLL for (int j = 0; j < L; ++j) dP0(i0 + j) += out[j];
+  }
+  if (!want_u) return;
+  for (std::int64_t c = 0; c < dim; ++c) {
+    PairwiseLanes<T, L> sum;
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const T f = phi(b, c);
+      HNET_UNROLL for (int j = 0; j < L; ++j) v[j] = dP(b, i0 + j) * f;
+      sum.add(v);
+    }
+    sum.total(out);
+    HNET_UNROLL for (int j = 0; j < L; ++j) dU(i0 + j, c) += out[j];
+  }
+}
+
 }  // namespace detail
 
 // dQ += Σ_b, one work item per weight element. Sums over the networks of a step follow the
@@ -109,20 +140,19 @@ void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const
       });
 }
 
-// P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. One item per parameter, so each
-// row of U is read once for the whole batch.
+// P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. P = 1·P0ᵀ + φ·Uᵀ is one GEMM with a
+// short inner dimension (dφ), bound by reading U: Kokkos Kernels runs it (OpenBLAS on the host,
+// the vendor BLAS or Kokkos Kernels' own GEMM on GPUs). Each element is one dot product over dφ,
+// so a network's P does not depend on the other networks of the batch (tested). The GEMM runs on
+// the default instance of E, after the fill: no fence is needed.
 template <class E, class T>
 void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
                                  const V2<E, T>& phi) {
-  const std::int64_t batch = P.extent(0), p = P.extent(1), dphi = U.extent(1);
+  const std::int64_t batch = P.extent(0), p = P.extent(1);
   Kokkos::parallel_for(
-      "hnet::generate_parameters_forward", Kokkos::RangePolicy<E>(exec, 0, p), KOKKOS_LAMBDA(const std::int64_t i) {
-        for (std::int64_t b = 0; b < batch; ++b) {
-          T acc = 0;
-          for (std::int64_t c = 0; c < dphi; ++c) acc += U(i, c) * phi(b, c);
-          P(b, i) = P0(i) + acc;
-        }
-      });
+      "hnet::generate_parameters_forward::P0", Kokkos::RangePolicy<E>(exec, 0, batch * p),
+      KOKKOS_LAMBDA(const std::int64_t flat) { P(flat / p, flat % p) = P0(flat % p); });
+  KokkosBlas::gemm("N", "T", T(1), phi, U, T(1), P);
 }
 
 // Rows of U per partial sum of dφ. A constant of the algorithm, never of the thread count, so the
@@ -136,21 +166,20 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
                                   const V2<E, T>& dP, const V2<E, T>& U, const V2<E, T>& phi) {
   const std::int64_t batch = dP.extent(0), p = dP.extent(1), dim = U.extent(1);
   if (present(dP0) || present(dU)) {
+    // One work item per block of `lanes` consecutive parameters: on CPUs the lanes are one vector,
+    // and the block of dU it owns ([lanes][dφ]) is contiguous.
+    constexpr int lanes = vector_lanes<E>();
     const bool want_p0 = present(dP0), want_u = present(dU);
+    const std::int64_t blocks = (p + lanes - 1) / lanes;
     Kokkos::parallel_for(
-        "hnet::generate_parameters_backward::P0_U", Kokkos::RangePolicy<E>(exec, 0, p),
-        KOKKOS_LAMBDA(const std::int64_t i) {
-          if (want_p0) {
-            PairwiseSum<T> acc;
-            for (std::int64_t b = 0; b < batch; ++b) acc.add(dP(b, i));
-            dP0(i) += acc.total();
+        "hnet::generate_parameters_backward::P0_U", Kokkos::RangePolicy<E>(exec, 0, blocks),
+        KOKKOS_LAMBDA(const std::int64_t block) {
+          const std::int64_t i0 = block * lanes;
+          if (i0 + lanes > p) {  // the ragged last block, one parameter at a time
+            for (std::int64_t i = i0; i < p; ++i) detail::p0_u_sums<1>(dP0, dU, dP, phi, i, batch, dim, want_p0, want_u);
+            return;
           }
-          if (want_u)
-            for (std::int64_t c = 0; c < dim; ++c) {
-              PairwiseSum<T> acc;
-              for (std::int64_t b = 0; b < batch; ++b) acc.add(dP(b, i) * phi(b, c));
-              dU(i, c) += acc.total();
-            }
+          detail::p0_u_sums<lanes>(dP0, dU, dP, phi, i0, batch, dim, want_p0, want_u);
         });
   }
   if (!present(dphi)) return;

@@ -3,82 +3,240 @@
 //   y[b,r,o] = Σ_i x[b,r,i] · W[b][i][o] + bias[b][o],
 // W at P(b, off_w + i·Cout + o) (row-major [in][out]), bias at P(b, off_b + o); off_b < 0: no bias.
 //
-// Every work item owns a small register tile of outputs (rows × channels) and runs its whole
-// reduction serially in index order. The tile shape is fixed at compile time, so the summation
-// order of every element is the same for any thread count, and the tile's accumulators stay in
-// vector registers while the weight block of one network is reused from L1/L2 across row tiles.
+// All three products (y = x·W, dx = dy·Wᵀ, dW = xᵀ·dy) are B small GEMMs with different weights.
+// Each work item owns a register tile of outputs (MR rows × NR channels) and runs its whole
+// reduction serially in index order, so the summation order of every element is fixed by the
+// tile shape alone: results do not depend on the thread count. The tile shape is chosen per
+// backend and instruction set (linear_detail::HostTile), as a BLAS micro-kernel is: on x86 with
+// AVX2 + FMA, 6 × 16 floats are 12 ymm accumulators, and a step of k loads 2 vectors of W,
+// broadcasts 6 values of x and issues 12 FMAs.
 #include <cstdint>
+#include <type_traits>
 
+#include "kernels/compat.hpp"
 #include "kernels/views.hpp"
 
 namespace hnet::kernels {
 
-namespace linear_detail {
-// 4 × 8 float accumulators are 8 SSE registers; with the B vector and a broadcast they fit the
-// 16 that x86-64 has without spilling.
-constexpr std::int64_t tile_rows = 4, tile_cols = 8;
-// dW tile: input channels × output channels, streaming all rows.
-constexpr std::int64_t dw_rows = 4, dw_cols = 8;
-// Rows of dx per team: the team transposes W once, so the transpose is ~2% of the team's work.
-constexpr std::int64_t dx_team_rows = 64;
+// Named arguments of linear_forward.
+enum class LinearAccumulate { no, yes };  // y = x·W + bias, or y += x·W + bias (residuals)
 
-// acc[rr][cc] += Σ_k a[rr·a_stride + k] · b[k·b_stride + cc] for rr < nr, cc < nc, k in order.
-// The k loop steps a pointer by a runtime stride until it meets the end: GCC then cannot count
-// its trips and does not vectorise it as an in-order reduction over k with gathered loads (3-5×
-// slower); the unrolled tile loops inside vectorise instead.
-template <class T>
-KOKKOS_INLINE_FUNCTION void tile_product(T (&acc)[tile_rows][tile_cols], const T* a, std::int64_t a_stride,
-                                         const T* b, std::int64_t b_stride, std::int64_t k_count, std::int64_t nr,
-                                         std::int64_t nc) {
-  const T* const b_end = b + k_count * b_stride;
-  if (nr == tile_rows && nc == tile_cols) {
-    for (; b != b_end; b += b_stride, ++a) {
-      T bk[tile_cols];
-      for (std::int64_t cc = 0; cc < tile_cols; ++cc) bk[cc] = b[cc];
-      for (std::int64_t rr = 0; rr < tile_rows; ++rr) {
-        const T av = a[rr * a_stride];
-        for (std::int64_t cc = 0; cc < tile_cols; ++cc) acc[rr][cc] += av * bk[cc];
-      }
-    }
-  } else {  // ragged edge: same order of summation, runtime bounds
-    for (; b != b_end; b += b_stride, ++a)
-      for (std::int64_t rr = 0; rr < nr; ++rr) {
-        const T av = a[rr * a_stride];
-        for (std::int64_t cc = 0; cc < nc; ++cc) acc[rr][cc] += av * b[cc];
-      }
-  }
-}
+namespace linear_detail {
+
+// MR × NR accumulators must fit the vector register file with room for the W row and a broadcast.
+#if defined(__AVX512F__)
+struct HostTile { static constexpr int rows = 12, cols = 16; };  // 24 of 32 registers (ymm or zmm halves)
+#elif defined(__AVX2__) || defined(__AVX__)
+struct HostTile { static constexpr int rows = 6, cols = 16; };   // 12 of 16 ymm registers
+#else
+struct HostTile { static constexpr int rows = 4, cols = 8; };    // 8 of 16 xmm registers (SSE2)
+#endif
+// GPU threads hold the tile in registers too; more would cost occupancy.
+struct DeviceTile { static constexpr int rows = 4, cols = 8; };
+
+template <class E>
+using Tile = std::conditional_t<on_host<E>, HostTile, DeviceTile>;
+
+// Rows of dx per team: the team transposes W once, so the transpose is ~2% of the team's work.
+constexpr std::int64_t dx_team_rows = 96;
 
 KOKKOS_INLINE_FUNCTION std::int64_t clamp_tile(std::int64_t remaining, std::int64_t tile) {
   return remaining < tile ? remaining : tile;
 }
-}  // namespace linear_detail
 
-// accumulate = false: y = x·W + bias; true: y += x·W + bias (residuals, sums of linears).
-template <class E, class T>
-void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                    std::int64_t off_b, bool accumulate) {
-  using namespace linear_detail;
+// Where a tile's sums go: out[rr·row + cc] = sum (+ bias[cc]), or += with add. Plain values, not
+// a lambda capturing by reference: GCC then cannot prove the accumulators private to the tile and
+// stops vectorising it (measured: 2 instead of 54 GFLOP/s).
+template <class T>
+struct TileOut {
+  T* out;
+  std::int64_t row;
+  const T* bias;  // nullptr: none
+  bool add;
+  KOKKOS_FORCEINLINE_FUNCTION void operator()(std::int64_t rr, std::int64_t cc, T sum) const {
+    const T v = bias ? sum + bias[cc] : sum;
+    if (add)
+      out[rr * row + cc] += v;
+    else
+      out[rr * row + cc] = v;
+  }
+};
+
+// Σ_k a[rr·a_row + k·a_k] · b[k·b_k + cc] for every rr < nr, cc < nc of one tile, k in order, then
+// into `to`. The k loop steps pointers until b meets its end: GCC then cannot count its trips and
+// does not vectorise it as an in-order reduction over k with gathered loads; the unrolled tile
+// loops inside vectorise instead. A full tile and a ragged one keep separate accumulators, so the
+// full tile's are never indexed at run time and stay in registers; both sum in the same order.
+// The full tile on the host, written with GCC's vector extensions: left to the SLP vectoriser, the
+// same loops vectorise in some inlining contexts and fall back to scalar code with the
+// accumulators on the stack in others (measured: dW at 2.7 instead of 30 GFLOP/s).
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#define HNET_HOST_VECTOR_TILE 1
+template <class T>
+constexpr bool host_vector_type = std::is_same<T, float>::value || std::is_same<T, double>::value;
+#if defined(__AVX__)
+constexpr int host_vector_bytes = 32;
+#else
+constexpr int host_vector_bytes = 16;
+#endif
+template <int MR, int NR, class T>
+inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
+                                                          const T* b, std::int64_t b_k, const T* const b_end,
+                                                          const TileOut<T> to) {
+  typedef T V __attribute__((vector_size(host_vector_bytes)));
+  constexpr int W = host_vector_bytes / sizeof(T), NV = NR / W;
+  static_assert(NR % W == 0, "the tile width must be a multiple of the vector width");
+  V acc[MR][NV];
+  HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int j = 0; j < NV; ++j) acc[rr][j] = V{};
+  for (; b != b_end; b += b_k, a += a_k) {
+    V bv[NV];
+    HNET_UNROLL for (int j = 0; j < NV; ++j) __builtin_memcpy(&bv[j], b + j * W, sizeof(V));
+    HNET_UNROLL for (int rr = 0; rr < MR; ++rr) {
+      const T av = a[rr * a_row];
+      HNET_UNROLL for (int j = 0; j < NV; ++j) acc[rr][j] += av * bv[j];
+    }
+  }
+  HNET_UNROLL for (int rr = 0; rr < MR; ++rr)
+    HNET_UNROLL for (int j = 0; j < NV; ++j)
+      HNET_UNROLL for (int l = 0; l < W; ++l) to(rr, j * W + l, acc[rr][j][l]);
+}
+#endif
+
+template <int MR, int NR, class T>
+KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, std::int64_t a_k, const T* b,
+                                              std::int64_t b_k, std::int64_t k_count, std::int64_t nr,
+                                              std::int64_t nc, const TileOut<T> to) {
+  const T* const b_end = b + k_count * b_k;
+  if (nr == MR && nc == NR) {
+#if defined(HNET_HOST_VECTOR_TILE)
+    if (host_vector_type<T>) {
+      full_tile_host<MR, NR>(a, a_row, a_k, b, b_k, b_end, to);
+      return;
+    }
+#endif
+    T acc[MR][NR] = {};
+    for (; b != b_end; b += b_k, a += a_k) {
+      T bk[NR];
+      HNET_UNROLL for (int cc = 0; cc < NR; ++cc) bk[cc] = b[cc];
+      HNET_UNROLL for (int rr = 0; rr < MR; ++rr) {
+        const T av = a[rr * a_row];
+        HNET_UNROLL for (int cc = 0; cc < NR; ++cc) acc[rr][cc] += av * bk[cc];
+      }
+    }
+    HNET_UNROLL for (int rr = 0; rr < MR; ++rr)
+      HNET_UNROLL for (int cc = 0; cc < NR; ++cc) to(rr, cc, acc[rr][cc]);
+  } else {
+    T acc[MR][NR] = {};
+    for (; b != b_end; b += b_k, a += a_k)
+      for (std::int64_t rr = 0; rr < nr; ++rr) {
+        const T av = a[rr * a_row];
+        for (std::int64_t cc = 0; cc < nc; ++cc) acc[rr][cc] += av * b[cc];
+      }
+    for (std::int64_t rr = 0; rr < nr; ++rr)
+      for (std::int64_t cc = 0; cc < nc; ++cc) to(rr, cc, acc[rr][cc]);
+  }
+}
+
+// Output channels of one tile: the tile's NR, or a narrower one for narrow layers (2k = 8, d → 1),
+// where a full tile would compute mostly padding.
+template <class E>
+KOKKOS_INLINE_FUNCTION constexpr int narrow_cols() {
+  return Tile<E>::cols >= 16 ? Tile<E>::cols / 2 : Tile<E>::cols;
+}
+
+// y tile (rows r0.., channels o0..) = x·W (+ bias), written or added.
+template <class E, int NR, class T>
+void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
+                   std::int64_t off_b, bool accumulate) {
+  constexpr int MR = Tile<E>::rows;
   const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = y.extent(2);
-  const std::int64_t x_stride = x.stride_1();
-  const std::int64_t row_tiles = (R + tile_rows - 1) / tile_rows, col_tiles = (Cout + tile_cols - 1) / tile_cols;
-  const std::int64_t tiles = row_tiles * col_tiles;
+  const std::int64_t x_stride = x.stride_1(), y_stride = y.stride_1();
+  const std::int64_t row_tiles = (R + MR - 1) / MR, col_tiles = (Cout + NR - 1) / NR, tiles = row_tiles * col_tiles;
   Kokkos::parallel_for(
       "hnet::linear_forward", Kokkos::RangePolicy<E>(exec, 0, B * tiles), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / tiles, t = flat % tiles;
-        const std::int64_t r0 = (t / col_tiles) * tile_rows, o0 = (t % col_tiles) * tile_cols;
-        const std::int64_t nr = clamp_tile(R - r0, tile_rows), nc = clamp_tile(Cout - o0, tile_cols);
-        T acc[tile_rows][tile_cols] = {};
-        tile_product(acc, &x(b, r0, 0), x_stride, &P(b, off_w) + o0, Cout, Cin, nr, nc);
-        for (std::int64_t rr = 0; rr < nr; ++rr)
-          for (std::int64_t oo = 0; oo < nc; ++oo) {
-            const T v = off_b >= 0 ? acc[rr][oo] + P(b, off_b + o0 + oo) : acc[rr][oo];
-            if (accumulate)
-              y(b, r0 + rr, o0 + oo) += v;
-            else
-              y(b, r0 + rr, o0 + oo) = v;
-          }
+        const std::int64_t r0 = (t / col_tiles) * MR, o0 = (t % col_tiles) * NR;
+        const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cout - o0, NR);
+        const TileOut<T> to{&y(b, r0, o0), y_stride, off_b >= 0 ? &P(b, off_b + o0) : nullptr, accumulate};
+        tile_product<MR, NR>(&x(b, r0, 0), x_stride, 1, &P(b, off_w) + o0, Cout, Cin, nr, nc, to);
       });
+}
+
+// dx += dy·Wᵀ: the forward's tile product on Wᵀ, which each team first writes into its scratch
+// (reading W's columns directly would cost a gather per k).
+template <class E, int NR, class T>
+void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
+                       std::int64_t off_w) {
+  constexpr int MR = Tile<E>::rows;
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  using Scratch = Kokkos::View<T*, typename E::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  const std::int64_t B = dy.extent(0), R = dy.extent(1), Cout = dy.extent(2), Cin = dx.extent(2);
+  const std::int64_t team_rows = (dx_team_rows + MR - 1) / MR * MR;
+  const std::int64_t chunks = (R + team_rows - 1) / team_rows;
+  const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
+  const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
+  const Policy policy =
+      Policy(exec, B * chunks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
+  Kokkos::parallel_for(
+      "hnet::linear_backward::dx", policy, KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank() / chunks, chunk = team.league_rank() % chunks;
+        const Scratch wt(team.team_scratch(1), Cin * Cout);  // wt[o·Cin + i] = W[i][o]
+        const T* w = &P(b, off_w);
+        for (std::int64_t o = team.team_rank(); o < Cout; o += team.team_size())
+          for (std::int64_t i = 0; i < Cin; ++i) wt(o * Cin + i) = w[i * Cout + o];
+        team.team_barrier();
+        for (std::int64_t t = team.team_rank(); t < chunk_tiles; t += team.team_size()) {
+          const std::int64_t r0 = chunk * team_rows + (t / col_tiles) * MR, i0 = (t % col_tiles) * NR;
+          if (r0 >= R) break;
+          const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
+          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, true};
+          tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
+        }
+      });
+}
+
+// dW += xᵀ·dy, one tile (input channels i0.. × output channels o0..) per work item, streaming
+// every row in order; the extra row of tiles `in_tiles` holds dbias, summed in double.
+template <class E, int NR, class T>
+void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
+                       std::int64_t off_w, std::int64_t off_b) {
+  constexpr int MR = Tile<E>::rows;
+  const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = dy.extent(2);
+  const std::int64_t x_stride = x.stride_1(), dy_stride = dy.stride_1();
+  const std::int64_t in_tiles = (Cin + MR - 1) / MR, out_tiles = (Cout + NR - 1) / NR;
+  const std::int64_t per_net = (in_tiles + (off_b >= 0 ? 1 : 0)) * out_tiles;
+  Kokkos::parallel_for(
+      "hnet::linear_backward::dw_dbias", Kokkos::RangePolicy<E>(exec, 0, B * per_net),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / per_net, t = flat % per_net;
+        const std::int64_t it = t / out_tiles, o0 = (t % out_tiles) * NR;
+        const std::int64_t nc = clamp_tile(Cout - o0, NR);
+        if (it == in_tiles) {
+          double acc[NR] = {};
+          for (std::int64_t r = 0; r < R; ++r)
+            for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dy(b, r, o0 + oo));
+          for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
+          return;
+        }
+        const std::int64_t i0 = it * MR, ni = clamp_tile(Cin - i0, MR);
+        const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true};
+        tile_product<MR, NR>(&x(b, 0, i0), 1, x_stride, &dy(b, 0, o0), dy_stride, R, ni, nc, to);
+      });
+}
+
+}  // namespace linear_detail
+
+// y = x·W + bias, or y += x·W + bias with LinearAccumulate::yes.
+template <class E, class T>
+void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
+                    std::int64_t off_b, LinearAccumulate mode) {
+  using namespace linear_detail;
+  const bool accumulate = mode == LinearAccumulate::yes;
+  if (y.extent(2) >= Tile<E>::cols)
+    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate);
+  else
+    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate);
 }
 
 // dx += dy·Wᵀ (skipped when dx is not present); dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0).
@@ -86,82 +244,16 @@ template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b) {
   using namespace linear_detail;
-  const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = dy.extent(2);
-
   if (present(dx)) {
-    // dx = dy·Wᵀ runs the forward's tile product on Wᵀ, which each team first writes into its
-    // scratch: reading W's columns directly costs a gather per k and runs ~3× slower.
-    using Policy = Kokkos::TeamPolicy<E>;
-    using Member = typename Policy::member_type;
-    using Scratch = Kokkos::View<T*, typename E::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-    const std::int64_t chunks = (R + dx_team_rows - 1) / dx_team_rows;
-    const std::int64_t col_tiles = (Cin + tile_cols - 1) / tile_cols;
-    const std::int64_t chunk_tiles = ((dx_team_rows + tile_rows - 1) / tile_rows) * col_tiles;
-    const std::int64_t dy_stride = dy.stride_1();
-    const Policy policy = Policy(exec, B * chunks, Kokkos::AUTO)
-                              .set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
-    Kokkos::parallel_for(
-        "hnet::linear_backward::dx", policy, KOKKOS_LAMBDA(const Member& team) {
-          const std::int64_t b = team.league_rank() / chunks, chunk = team.league_rank() % chunks;
-          const Scratch wt(team.team_scratch(1), Cin * Cout);  // wt[o·Cin + i] = W[i][o]
-          const T* w = &P(b, off_w);
-          for (std::int64_t o = team.team_rank(); o < Cout; o += team.team_size())
-            for (std::int64_t i = 0; i < Cin; ++i) wt(o * Cin + i) = w[i * Cout + o];
-          team.team_barrier();
-          for (std::int64_t t = team.team_rank(); t < chunk_tiles; t += team.team_size()) {
-            const std::int64_t r0 = chunk * dx_team_rows + (t / col_tiles) * tile_rows;
-            const std::int64_t i0 = (t % col_tiles) * tile_cols;
-            if (r0 >= R) break;
-            const std::int64_t nr = clamp_tile(R - r0, tile_rows), nc = clamp_tile(Cin - i0, tile_cols);
-            T acc[tile_rows][tile_cols] = {};
-            tile_product(acc, &dy(b, r0, 0), dy_stride, wt.data() + i0, Cin, Cout, nr, nc);
-            for (std::int64_t rr = 0; rr < nr; ++rr)
-              for (std::int64_t ii = 0; ii < nc; ++ii) dx(b, r0 + rr, i0 + ii) += acc[rr][ii];
-          }
-        });
+    if (dx.extent(2) >= Tile<E>::cols)
+      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w);
+    else
+      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w);
   }
-
-  // Work item (network, block of input channels, block of output channels) owns that block of dW
-  // and streams every row in order; the extra input block `in_tiles` holds dbias, summed in double.
-  const std::int64_t in_tiles = (Cin + dw_rows - 1) / dw_rows, out_tiles = (Cout + dw_cols - 1) / dw_cols;
-  const std::int64_t per_net = (in_tiles + (off_b >= 0 ? 1 : 0)) * out_tiles;
-  Kokkos::parallel_for(
-      "hnet::linear_backward::dw_dbias", Kokkos::RangePolicy<E>(exec, 0, B * per_net),
-      KOKKOS_LAMBDA(const std::int64_t flat) {
-        const std::int64_t b = flat / per_net, t = flat % per_net;
-        const std::int64_t it = t / out_tiles, o0 = (t % out_tiles) * dw_cols;
-        const std::int64_t nc = clamp_tile(Cout - o0, dw_cols);
-        if (it == in_tiles) {
-          double acc[dw_cols] = {};
-          for (std::int64_t r = 0; r < R; ++r)
-            for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dy(b, r, o0 + oo));
-          for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
-          return;
-        }
-        const std::int64_t i0 = it * dw_rows, ni = clamp_tile(Cin - i0, dw_rows);
-        T acc[dw_rows][dw_cols] = {};
-        if (ni == dw_rows && nc == dw_cols) {
-          for (std::int64_t r = 0; r < R; ++r) {
-            const T* xr = &x(b, r, i0);
-            const T* dyr = &dy(b, r, o0);
-            T g[dw_cols];
-            for (std::int64_t oo = 0; oo < dw_cols; ++oo) g[oo] = dyr[oo];
-            for (std::int64_t ii = 0; ii < dw_rows; ++ii) {
-              const T xv = xr[ii];
-              for (std::int64_t oo = 0; oo < dw_cols; ++oo) acc[ii][oo] += xv * g[oo];
-            }
-          }
-        } else {
-          for (std::int64_t r = 0; r < R; ++r)
-            for (std::int64_t ii = 0; ii < ni; ++ii) {
-              const T xv = x(b, r, i0 + ii);
-              for (std::int64_t oo = 0; oo < nc; ++oo) acc[ii][oo] += xv * dy(b, r, o0 + oo);
-            }
-        }
-        T* dw = &dP(b, off_w);
-        for (std::int64_t ii = 0; ii < ni; ++ii)
-          for (std::int64_t oo = 0; oo < nc; ++oo) dw[(i0 + ii) * Cout + o0 + oo] += acc[ii][oo];
-      });
+  if (dy.extent(2) >= Tile<E>::cols)
+    backward_dw_tiles<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
+  else
+    backward_dw_tiles<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
 }
 
 }  // namespace hnet::kernels

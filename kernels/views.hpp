@@ -3,6 +3,8 @@
 // host, MPI, HDF5 or checkpoint boundary is LayoutRight, so flat copies are well defined.
 #include <Kokkos_Core.hpp>
 
+#include <type_traits>
+
 namespace hnet {
 
 #if defined(HNET_FORCE_SERIAL)
@@ -31,6 +33,16 @@ template <class E, class T>
 using V2 = View2<T, typename E::memory_space>;
 template <class E, class T>
 using V3 = View3<T, typename E::memory_space>;
+
+// Consecutive elements per work item of flat elementwise kernels: a vector's worth (16 floats, two
+// AVX2 registers) on host backends, one per thread on GPUs, where consecutive threads must touch
+// consecutive elements. A constant of the backend, never of the thread count.
+template <class E>
+constexpr bool on_host = std::is_same<typename E::memory_space, Kokkos::HostSpace>::value;
+template <class E>
+KOKKOS_INLINE_FUNCTION constexpr int vector_lanes() {
+  return on_host<E> ? 16 : 1;
+}
 
 // An optional view argument is passed as a default-constructed View.
 template <class View>

@@ -2,15 +2,18 @@
 // double, and determinism in float (two runs bit-identical; a batch equals its members run alone).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "hnet/graph.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
+#include "kernels/activations.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/pointwise.hpp"
 #include "view_utils.hpp"
@@ -76,7 +79,8 @@ TEST(LayerNorm, ForwardMatchesHostReference) {
 // y = x·W + bias, or y += …; shapes cover full register tiles, ragged edges and one output channel.
 TEST(Linear, ForwardMatchesHostReference) {
   struct Shape { std::int64_t R, Cin, Cout; };
-  for (const Shape s : {Shape{8, 16, 16}, Shape{9, 10, 11}, Shape{13, 5, 1}, Shape{3, 33, 24}})
+  for (const Shape s : {Shape{8, 16, 16}, Shape{9, 10, 11}, Shape{13, 5, 1}, Shape{3, 33, 24}, Shape{25, 20, 40},
+                        Shape{24, 7, 32}})
     for (const bool bias : {true, false})
       for (const bool accumulate : {false, true}) {
         const std::int64_t B = 2, off_w = 1, off_b = bias ? off_w + s.Cin * s.Cout : -1;
@@ -85,7 +89,7 @@ TEST(Linear, ForwardMatchesHostReference) {
         auto x = view3<double>(hx, B, s.R, s.Cin);
         auto y = view3<double>(hy, B, s.R, s.Cout);
         auto P = view2<double>(hP, B, p);
-        hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, accumulate);
+        hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, accumulate ? hk::LinearAccumulate::yes : hk::LinearAccumulate::no);
         Vec ref(hy.size());
         for (std::int64_t b = 0; b < B; ++b)
           for (std::int64_t r = 0; r < s.R; ++r)
@@ -100,28 +104,57 @@ TEST(Linear, ForwardMatchesHostReference) {
 }
 
 // The gradient checks use small shapes; this one runs many full tiles against dense formulas.
+// Shapes: full tiles of every host instruction set (4×8, 6×16, 12×16) with ragged edges, and a
+// narrow layer (2k = 8 outputs).
 TEST(Linear, BackwardMatchesHostReference) {
-  const std::int64_t B = 2, R = 21, Cin = 20, Cout = 24, off_w = 0, off_b = Cin * Cout, p = off_b + Cout;
-  const Vec hx = random_vector(B * R * Cin, 6), hP = random_vector(B * p, 7), hdy = random_vector(B * R * Cout, 8);
-  auto x = view3<double>(hx, B, R, Cin);
-  auto dy = view3<double>(hdy, B, R, Cout);
-  auto P = view2<double>(hP, B, p);
-  hnet::View3<double> dx("dx", B, R, Cin);
-  hnet::View2<double> dP("dP", B, p);
-  hk::linear_backward(hnet::ExecSpace(), dx, dP, dy, x, P, off_w, off_b);
-  Vec rdx(B * R * Cin, 0.0), rdP(B * p, 0.0);
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t r = 0; r < R; ++r)
-      for (std::int64_t o = 0; o < Cout; ++o) {
-        const double g = hdy[(b * R + r) * Cout + o];
-        rdP[b * p + off_b + o] += g;
-        for (std::int64_t i = 0; i < Cin; ++i) {
-          rdx[(b * R + r) * Cin + i] += g * hP[b * p + off_w + i * Cout + o];
-          rdP[b * p + off_w + i * Cout + o] += g * hx[(b * R + r) * Cin + i];
+  struct Shape { std::int64_t R, Cin, Cout; };
+  for (const Shape s : {Shape{21, 20, 24}, Shape{50, 37, 48}, Shape{13, 24, 8}}) {
+    const std::int64_t B = 2, R = s.R, Cin = s.Cin, Cout = s.Cout, off_w = 0, off_b = Cin * Cout, p = off_b + Cout;
+    const Vec hx = random_vector(B * R * Cin, 6), hP = random_vector(B * p, 7), hdy = random_vector(B * R * Cout, 8);
+    auto x = view3<double>(hx, B, R, Cin);
+    auto dy = view3<double>(hdy, B, R, Cout);
+    auto P = view2<double>(hP, B, p);
+    hnet::View3<double> dx("dx", B, R, Cin);
+    hnet::View2<double> dP("dP", B, p);
+    hk::linear_backward(hnet::ExecSpace(), dx, dP, dy, x, P, off_w, off_b);
+    Vec rdx(B * R * Cin, 0.0), rdP(B * p, 0.0);
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t r = 0; r < R; ++r)
+        for (std::int64_t o = 0; o < Cout; ++o) {
+          const double g = hdy[(b * R + r) * Cout + o];
+          rdP[b * p + off_b + o] += g;
+          for (std::int64_t i = 0; i < Cin; ++i) {
+            rdx[(b * R + r) * Cin + i] += g * hP[b * p + off_w + i * Cout + o];
+            rdP[b * p + off_w + i * Cout + o] += g * hx[(b * R + r) * Cin + i];
+          }
         }
-      }
-  expect_near(to_vector(dx), rdx, 1e-12, "linear dx");
-  expect_near(to_vector(dP), rdP, 1e-12, "linear dP");
+    expect_near(to_vector(dx), rdx, 1e-12, "linear dx");
+    expect_near(to_vector(dP), rdP, 1e-12, "linear dP");
+  }
+}
+
+// The float swish takes e^−|z| from a polynomial instead of libm (kernels/activations.hpp), so that
+// it vectorises; over [-87, 87] in steps of 2^-12 it must stay within 2 ulp of the correctly
+// rounded value, give a tiny normal number beyond, and the float swish must match the double one.
+TEST(Swish, FloatExponentialIsWithinTwoUlp) {
+  double worst = 0.0;
+  for (double x = -87.0; x <= 87.0; x += 1.0 / 4096.0) {
+    const float xf = static_cast<float>(x);
+    const float got = hk::exp_neg_abs(xf);
+    const float want = static_cast<float>(std::exp(-std::fabs(static_cast<double>(xf))));
+    const double ulp = std::nextafter(want, 1e30f) - want;
+    worst = std::max(worst, std::fabs(static_cast<double>(got) - want) / ulp);
+  }
+  EXPECT_LE(worst, 2.0);
+  for (const float far : {-200.0f, 200.0f, -1e30f, std::numeric_limits<float>::infinity()}) {
+    EXPECT_GT(hk::exp_neg_abs(far), 0.0f) << far;
+    EXPECT_LT(hk::exp_neg_abs(far), 2e-38f) << far;
+  }
+  EXPECT_EQ(hk::exp_neg_abs(0.0f), 1.0f);
+  for (double z = -40.0; z <= 40.0; z += 0.01) {
+    const double want = z / (1.0 + std::exp(-z));
+    EXPECT_NEAR(hk::swish(static_cast<float>(z)), want, 3e-7 * std::max(1.0, std::fabs(want))) << z;
+  }
 }
 
 TEST(Swish, ForwardMatchesHostReference) {
@@ -263,7 +296,7 @@ struct DenseRun {
       auto P = view2<float>(in[P_lin], B, p_lin);
       F3 y("y", B, R, Cout), dx("dx", B, R, Cin);
       F2 dP("dP", B, p_lin);
-      hk::linear_forward(exec, y, vx, P, 0, Cin * Cout, false);
+      hk::linear_forward(exec, y, vx, P, 0, Cin * Cout, hk::LinearAccumulate::no);
       hk::linear_backward(exec, dx, dP, vdy, vx, P, 0, Cin * Cout);
       for (auto v : {to_vector(y), to_vector(dx), to_vector(dP)}) out.push_back(v);
     }

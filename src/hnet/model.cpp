@@ -242,6 +242,11 @@ namespace {
 
 namespace hk = kernels;
 
+// Named arguments of the linear wrappers: write or add the product; apply the layer's bias or skip
+// it (A_k and A_v apply theirs once, to the direction rows).
+using Add = hk::LinearAccumulate;
+enum class Bias { apply, skip };
+
 // An activation with its gradient; `g` stays empty where a stream shares one gradient buffer.
 template <class T>
 struct Act {
@@ -495,14 +500,14 @@ struct Model<T>::Impl {
   void layernorm_back(const View3<T>& din, Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o) {
     hk::layernorm_backward(exec, din, dP, out.out.g, in, P, out.mean, out.rstd, o.gain, o.bias);
   }
-  void linear(const View3<T>& out, const View3<T>& in, const LinearOffsets& o, bool accumulate = false,
-              bool with_bias = true) {
+  void linear(const View3<T>& out, const View3<T>& in, const LinearOffsets& o, Add mode = Add::no,
+              Bias bias = Bias::apply) {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
-    hk::linear_forward(exec, out, in, P, o.w, with_bias ? o.b : -1, accumulate);
+    hk::linear_forward(exec, out, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
   }
   void linear_back(const View3<T>& din, const View3<T>& dout, const View3<T>& in, const LinearOffsets& o,
-                   bool with_bias = true) {
-    hk::linear_backward(exec, din, dP, dout, in, P, o.w, with_bias ? o.b : -1);
+                   Bias bias = Bias::apply) {
+    hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1);
   }
 
   // ---- graph-transformer block (model.md §5.1) ----
@@ -512,28 +517,28 @@ struct Model<T>::Impl {
     linear(a.e_a1.v, a.g_ln.out.v, o.edge_mlp1);
     hk::swish_forward(exec, a.e_s1.v, a.e_a1.v);
     Kokkos::deep_copy(exec, a.e_mid, e_in);
-    linear(a.e_mid, a.e_s1.v, o.edge_mlp2, true);
+    linear(a.e_mid, a.e_s1.v, o.edge_mlp2, Add::yes);
 
     layernorm(a.xq, h_in, o.ln_q);
     layernorm(a.yk, a.e_mid, o.ln_k);
     linear(a.q.v, a.xq.out.v, o.a_q);
-    linear(a.kx.v, a.xq.out.v, o.a_k, false, false);
-    linear(a.vx.v, a.xq.out.v, o.a_v, false, false);
-    linear(a.ky.v, a.yk.out.v, o.a_k, false, false);
-    linear(a.vy.v, a.yk.out.v, o.a_v, false, false);
+    linear(a.kx.v, a.xq.out.v, o.a_k, Add::no, Bias::skip);
+    linear(a.vx.v, a.xq.out.v, o.a_v, Add::no, Bias::skip);
+    linear(a.ky.v, a.yk.out.v, o.a_k, Add::no, Bias::skip);
+    linear(a.vy.v, a.yk.out.v, o.a_v, Add::no, Bias::skip);
     hk::type_embedding_forward(exec, a.dirs.v, direction_types, P, o.directions, false);
     linear(a.kd.v, a.dirs.v, o.a_k);  // the biases of A_k, A_v enter once per key/value
     linear(a.vd.v, a.dirs.v, o.a_v);
     flops += 8.0 * static_cast<double>(B * 2 * Edges * d);  // keys, values, scores, weighted sums
     hk::attention_forward(exec, a.att.v, a.alpha, a.q.v, a.kx.v, a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, graph, H);
     Kokkos::deep_copy(exec, a.h_mid, h_in);
-    linear(a.h_mid, a.att.v, o.a_o, true);
+    linear(a.h_mid, a.att.v, o.a_o, Add::yes);
 
     layernorm(a.n_ln, a.h_mid, o.ln_node);
     linear(a.a3.v, a.n_ln.out.v, o.node_mlp1);
     hk::swish_forward(exec, a.s3.v, a.a3.v);
     Kokkos::deep_copy(exec, a.h_out, a.h_mid);
-    linear(a.h_out, a.s3.v, o.node_mlp2, true);
+    linear(a.h_out, a.s3.v, o.node_mlp2, Add::yes);
   }
 
   // dh, de: the streams' shared gradient buffers. On entry they hold dJ/dh_out and dJ/de_out; on
@@ -551,11 +556,11 @@ struct Model<T>::Impl {
     linear_back(a.dirs.g, a.kd.g, a.dirs.v, o.a_k);
     linear_back(a.dirs.g, a.vd.g, a.dirs.v, o.a_v);
     hk::type_embedding_backward(exec, dP, a.dirs.g, direction_types, o.directions, 2);
-    linear_back(a.yk.out.g, a.ky.g, a.yk.out.v, o.a_k, false);
-    linear_back(a.yk.out.g, a.vy.g, a.yk.out.v, o.a_v, false);
+    linear_back(a.yk.out.g, a.ky.g, a.yk.out.v, o.a_k, Bias::skip);
+    linear_back(a.yk.out.g, a.vy.g, a.yk.out.v, o.a_v, Bias::skip);
     linear_back(a.xq.out.g, a.q.g, a.xq.out.v, o.a_q);
-    linear_back(a.xq.out.g, a.kx.g, a.xq.out.v, o.a_k, false);
-    linear_back(a.xq.out.g, a.vx.g, a.xq.out.v, o.a_v, false);
+    linear_back(a.xq.out.g, a.kx.g, a.xq.out.v, o.a_k, Bias::skip);
+    linear_back(a.xq.out.g, a.vx.g, a.xq.out.v, o.a_v, Bias::skip);
     layernorm_back(de, a.yk, a.e_mid, o.ln_k);
     layernorm_back(dh, a.xq, h_in, o.ln_q);
 
@@ -584,7 +589,7 @@ struct Model<T>::Impl {
     hk::concat_forward(exec, a.cat.v, state, encoded);
     layernorm(a.cat_ln, a.cat.v, o.ln_post);
     linear(a.post.v, a.cat_ln.out.v, o.post);
-    if (o.identity.w >= 0) linear(a.post.v, identity, o.identity, true);
+    if (o.identity.w >= 0) linear(a.post.v, identity, o.identity, Add::yes);
     if (L.shape.prior == Prior::learned) {
       layernorm(a.prior_ln, state, o.ln_prior);
       linear(a.prior.v, a.prior_ln.out.v, o.prior);
@@ -592,7 +597,7 @@ struct Model<T>::Impl {
     hk::latent_forward(exec, a.z.v, a.kl_rows, a.sigma, a.eps, a.post.v, a.prior.v, latent_options(level, edges));
     hk::kl_sum_forward(exec, kl, a.kl_rows);
     Kokkos::deep_copy(exec, a.after, state);
-    linear(a.after, a.z.v, o.inject, true);
+    linear(a.after, a.z.v, o.inject, Add::yes);
   }
 
   // dstate: the stream gradient (dJ/d after on entry, dJ/d state on exit); dencoded: dJ/dĥ^ℓ.
@@ -675,7 +680,7 @@ struct Model<T>::Impl {
 
     // Encoder (posterior path): ĥ = T̂_type + A_r r_v, ê = Ŝ_type.
     hk::type_embedding_forward(exec, enc_h0.v, graph.node_type, P, L.enc_node_type, false);
-    linear(enc_h0.v, r_nodes, L.enc_identity, true);
+    linear(enc_h0.v, r_nodes, L.enc_identity, Add::yes);
     hk::type_embedding_forward(exec, enc_e0.v, graph.edge_type, P, L.enc_edge_type, false);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const View3<T>& h_in = l == 0 ? enc_h0.v : enc_blocks[l - 1].h_out;
@@ -709,8 +714,8 @@ struct Model<T>::Impl {
     layernorm(ln_b1, h_b1.v, ro.ln_b1), linear(raw_b1.v, ln_b1.out.v, ro.b1);
     if (ro.bil_a.w >= 0) {
       layernorm(ln_bil, hf, ro.ln_bilinear);
-      linear(bil_a.v, ln_bil.out.v, ro.bil_a, false, false);
-      linear(bil_b.v, ln_bil.out.v, ro.bil_b, false, false);
+      linear(bil_a.v, ln_bil.out.v, ro.bil_a, Add::no, Bias::skip);
+      linear(bil_b.v, ln_bil.out.v, ro.bil_b, Add::no, Bias::skip);
     }
     hk::readout_forward(exec, w0, b0, w1, b1, raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
 
@@ -763,8 +768,8 @@ struct Model<T>::Impl {
                          raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
     const View3<T>& hf = dec_h_final();
     if (ro.bil_a.w >= 0) {
-      linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, false);
-      linear_back(ln_bil.out.g, bil_b.g, ln_bil.out.v, ro.bil_b, false);
+      linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, Bias::skip);
+      linear_back(ln_bil.out.g, bil_b.g, ln_bil.out.v, ro.bil_b, Bias::skip);
       layernorm_back(dec_dh, ln_bil, hf, ro.ln_bilinear);
     }
     linear_back(ln_w0.out.g, raw_w0.g, ln_w0.out.v, ro.w0), layernorm_back(e_w0.g, ln_w0, e_w0.v, ro.ln_w0);
