@@ -13,6 +13,12 @@ BUILD_DIR ?= $(or $(build_dir_$(PRESET)),build-$(PRESET))
 # Threads unbound, as libgomp does by default (spread binding halved GEMM speed on 2 cores).
 export OMP_PROC_BIND ?= false
 
+# What scripts/setup.sh installs: `make run` what building and running need; `make test` adds
+# what only tests need (Slurm for the slurm tests). The target-specific value reaches `setup`
+# through build and configure.
+SETUP_FOR ?= run
+test: SETUP_FOR = test
+
 # Presets for your own Kokkos (cuda, hip) take Kokkos_ROOT from the environment instead.
 ifneq ($(filter openmp serial debug,$(PRESET)),)
   KOKKOS_FLAGS := -DKokkos_ROOT=$(HNET_DEPS_PREFIX) -DKokkosKernels_ROOT=$(HNET_DEPS_PREFIX)
@@ -23,7 +29,7 @@ endif
 all: build
 
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh $(SETUP_FOR)
 
 configure: $(SETUP)
 	cmake --preset $(PRESET) $(KOKKOS_FLAGS)

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <vector>
 
@@ -64,6 +65,32 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+// Kokkos 3.4 treats a bare --help (and --threads=, --device-id=, ...) as its own and prints its
+// help before hnet's. Only --kokkos-* arguments are Kokkos's: it sees those alone, hnet's parser
+// the rest, plus whatever --kokkos-* argument Kokkos did not recognise, so that a misspelt one is
+// still reported.
+struct SplitArguments {
+  std::vector<char*> kokkos, app;  // each starts with argv[0] and ends with a null pointer
+};
+
+SplitArguments split_arguments(int argc, char** argv) {
+  SplitArguments split;
+  split.kokkos.push_back(argv[0]);
+  split.app.push_back(argv[0]);
+  for (int k = 1; k < argc; ++k)
+    (std::strncmp(argv[k], "--kokkos-", 9) == 0 ? split.kokkos : split.app).push_back(argv[k]);
+  split.kokkos.push_back(nullptr);
+  split.app.push_back(nullptr);
+  return split;
+}
+
+// What Kokkos left of its arguments goes to hnet's parser.
+void append_unused_kokkos_arguments(SplitArguments& split, int kokkos_argc) {
+  split.app.pop_back();
+  for (int k = 1; k < kokkos_argc; ++k) split.app.push_back(split.kokkos[k]);
+  split.app.push_back(nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,10 +99,13 @@ int main(int argc, char** argv) {
   // speed on 2-core machines) and keep Kokkos from warning about it on every start.
   setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
   int code = 0;
+  SplitArguments arguments = split_arguments(argc, argv);
   {
-    Kokkos::ScopeGuard kokkos(argc, argv);
+    int kokkos_argc = static_cast<int>(arguments.kokkos.size()) - 1;
+    Kokkos::ScopeGuard kokkos(kokkos_argc, arguments.kokkos.data());
+    append_unused_kokkos_arguments(arguments, kokkos_argc);
     try {
-      code = run(argc, argv);
+      code = run(static_cast<int>(arguments.app.size()) - 1, arguments.app.data());
     } catch (const std::exception& e) {
       int rank = 0, size = 1;
       MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """One comparison table over study runs (each a directory with sweep.h5 and <job>.h5).
 
 For every study: steps, wall time, and per β of the sweep grid at the final step and training n:

@@ -9,7 +9,9 @@ build="${2:-build}"
 shift $(( $# >= 2 ? 2 : 1 ))
 hnet="$build/bin/hnet"
 launch=${HNET_LAUNCH:-}
+python="$build/bin/hnet-python"  # the Python CMake chose: it imports h5py and matplotlib
 [ -x "$hnet" ] || { echo "pipeline: $hnet not found (build first: make build)" >&2; exit 1; }
+[ -x "$python" ] || { echo "pipeline: $python not found (configure first: make build)" >&2; exit 1; }
 
 outdir=$("$hnet" deck "$deck" | sed -n 's/^dir = "\(.*\)".*/\1/p')
 lo=$("$hnet" deck "$deck" | sed -n 's/^log10_beta_min = \([^ ]*\).*/\1/p')
@@ -29,5 +31,5 @@ done
 echo "== report"
 training=()
 for file in "$outdir"/*.h5; do [ "$(basename "$file")" = sweep.h5 ] || training+=("$file"); done
-/usr/bin/python3 "$(dirname "$0")/report.py" "$outdir/sweep.h5" --out "$outdir" --training "${training[@]}"
+"$python" "$(dirname "$0")/report.py" "$outdir/sweep.h5" --out "$outdir" --training "${training[@]}"
 echo "report: $outdir/report.md"

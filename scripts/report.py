@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Plots and a markdown report from a sweep file (hnet sweep's <output.dir>/sweep.h5).
 
-    /usr/bin/python3 scripts/report.py SWEEP [--out DIR] [--drawings FILES...] [--training JOB.h5 ...]
+    build/bin/hnet-python scripts/report.py SWEEP [--out DIR] [--drawings FILES...] [--training JOB.h5 ...]
 
 Writes into DIR (default: the directory of SWEEP):
   loss_kl_vs_beta.png    normalised loss and D_KL (bits) against log10 beta, final step, training n
@@ -12,8 +12,8 @@ Writes into DIR (default: the directory of SWEEP):
   report.md              what was run, the beta table, the classes found, per training seed (when the
                          sweep holds several jobs), generalisation, links
 
-Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, which import only under
-/usr/bin/python3. Everything reported comes from the records in the file: classes that do not
+Needs h5py, numpy and matplotlib (Debian: python3-h5py, python3-matplotlib); build/bin/hnet-python
+is the interpreter CMake found with them. Everything reported comes from the records in the file: classes that do not
 occur are said not to occur, never filled in.
 """
 import argparse

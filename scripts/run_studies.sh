@@ -15,5 +15,5 @@ for deck in "${decks[@]}"; do
   $launch "$build/bin/hnet" sweep "$deck"
   dirs+=("$dir")
 done
-/usr/bin/python3 "$(dirname "$0")/compare_studies.py" "${dirs[@]}" --markdown results/studies/comparison.md
+"$build/bin/hnet-python" "$(dirname "$0")/compare_studies.py" "${dirs[@]}" --markdown results/studies/comparison.md
 echo "table: results/studies/comparison.md"

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# hnet set-up: installs the Debian packages the build needs and builds Kokkos + Kokkos Kernels
+# hnet set-up: installs the Debian packages a purpose needs and builds Kokkos + Kokkos Kernels
 # 3.4.1 with the Serial and OpenMP backends from Debian's own trilinos source package.
 # Idempotent: every step checks whether it is already done. Safe to re-run.
+#
+# Usage: scripts/setup.sh [--list] [PURPOSE ...]   (default: run; --list prints the Debian
+#        packages of those purposes, one a line, and changes nothing)
+#   run    build hnet and run it: compilers, MPI, HDF5, Kokkos, the test frameworks the build
+#          compiles against, Graphviz and the Python the reports use (`make run`)
+#   test   run, plus what only tests need: Slurm and munge for the private single-node Slurm
+#          of the `slurm` tests (`make test`)
+#   peer   run, plus PyTorch and /usr/bin/time for the PyTorch peer comparison (perf/peer/)
 #
 # Environment:
 #   HNET_DEPS_PREFIX   where Kokkos/Kokkos Kernels are installed
@@ -18,7 +26,7 @@ stamp="$prefix/.hnet-complete"
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-packages=(
+packages_run=(
   build-essential cmake ninja-build pkg-config git dpkg-dev xz-utils
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev
@@ -26,9 +34,22 @@ packages=(
   libtomlplusplus-dev libcli11-dev
   graphviz
   python3 python3-h5py python3-matplotlib python3-numpy
-  python3-torch time
-  slurm-wlm munge
 )
+packages_test=(slurm-wlm munge)
+packages_peer=(python3-torch time)
+
+list_only=0
+if [ "${1:-}" = --list ]; then list_only=1; shift; fi
+packages=("${packages_run[@]}")
+for purpose in "${@:-run}"; do
+  case "$purpose" in
+    run) ;;
+    test) packages+=("${packages_test[@]}") ;;
+    peer) packages+=("${packages_peer[@]}") ;;
+    *) die "unknown purpose '$purpose' (run, test or peer)" ;;
+  esac
+done
+if [ "$list_only" = 1 ]; then printf '%s\n' "${packages[@]}"; exit 0; fi
 
 missing_packages() {
   local p out=()

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Write a small synthetic sweep file in the layout `hnet sweep` writes (<output.dir>/sweep.h5).
 
 For testing `hnet draw` and scripts/report.py without training anything. The networks are
@@ -6,7 +6,7 @@ hand-built examples of each algorithm (model.md §9) with a little noise; the re
 order parameters computed from those networks (§9.1) and made-up losses and D_KL. Nothing in it
 is a result.
 
-    /usr/bin/python3 tests/make_fake_sweep.py OUT.h5 [--deck FILE] [--n 8] [--steps 100,1000]
+    build/bin/hnet-python tests/make_fake_sweep.py OUT.h5 [--deck FILE] [--n 8] [--steps 100,1000]
         [--sizes 4,12] [--seeds 2] [--jobs 1] [--betas 9] [--no-mean] [--classes LIST]
         [--job-file JOB.h5]
 

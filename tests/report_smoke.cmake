@@ -1,7 +1,7 @@
 # `hnet draw` and scripts/report.py on synthetic sweep files (tests/make_fake_sweep.py), so the
 # pictures and the report are tested without training anything.
 # -DPART=draw: drawings and their errors; -DPART=report: the report, on a rich and a sparse sweep.
-# Needs HNET, PYTHON (Debian's /usr/bin/python3, with h5py, numpy, matplotlib), SOURCE_DIR, WORK_DIR.
+# Needs HNET, PYTHON (the Python CMake found, with h5py, numpy, matplotlib), SOURCE_DIR, WORK_DIR.
 set(dir ${WORK_DIR}/${PART}_fake_sweep)
 file(REMOVE_RECURSE ${dir})
 file(MAKE_DIRECTORY ${dir})

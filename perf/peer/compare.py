@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Times hnet's training step against the PyTorch peer (perf/peer/hnet_peer.py) on this machine.
 
 Runs A (hnet) and B (peer) alternately, A B B' A B B' ... (--rounds of each; B, B', ... are the
@@ -6,9 +6,9 @@ peer at each of --peer-threads), each under `/usr/bin/time -v` for its peak RSS,
 once the CPUs are idle (--quiet-timeout), and prints per-round rates, the ratio hnet/peer and the
 peak RSS of both. Run from the repository root:
 
-    /usr/bin/python3 perf/peer/compare.py                      # quick config, 2 rounds
-    /usr/bin/python3 perf/peer/compare.py --rounds 3 --hnet-steps 100 --peer-steps 20
-    /usr/bin/python3 perf/peer/compare.py --config paper --hnet-steps 8 --peer-steps 3 --warmup 2
+    build/bin/hnet-python perf/peer/compare.py                      # quick config, 2 rounds
+    build/bin/hnet-python perf/peer/compare.py --rounds 3 --hnet-steps 100 --peer-steps 20
+    build/bin/hnet-python perf/peer/compare.py --config paper --hnet-steps 8 --peer-steps 3 --warmup 2
 
 Rates are per step, 1 / the median step time of a run, so a burst of someone else's work during a
 run moves it little: `hnet train` records the wall time after every step (history/wall_seconds in
@@ -32,7 +32,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from wait_quiet import wait_quiet  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PYTHON = "/usr/bin/python3"
+PYTHON = sys.executable  # the peer and its helpers run under the interpreter running this
 TIME = "/usr/bin/time"
 
 

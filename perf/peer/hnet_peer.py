@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch peer of hnet's training step: an independent implementation of model.md §3–§7.
 
 The β-conditioned graph hypernetwork (graph-transformer encoder and decoder with hierarchical
@@ -11,12 +11,12 @@ torch's generator, not hnet's counter-based one (except under --validate), so th
 the work does not.
 
 Run with Debian's python3-torch (1.13):
-    /usr/bin/python3 perf/peer/hnet_peer.py --config quick --warmup 5 --steps 50
-    /usr/bin/python3 perf/peer/hnet_peer.py --config paper --warmup 1 --steps 3
-    /usr/bin/python3 perf/peer/hnet_peer.py --table        # the parameter table, as JSON
+    build/bin/hnet-python perf/peer/hnet_peer.py --config quick --warmup 5 --steps 50
+    build/bin/hnet-python perf/peer/hnet_peer.py --config paper --warmup 1 --steps 3
+    build/bin/hnet-python perf/peer/hnet_peer.py --table        # the parameter table, as JSON
 It prints one line `PEER steps/s=... ms/step=... median_ms=... GFLOP/s=... p=... theta=...`
 (perf/peer/compare.py parses it). It sets OMP_WAIT_POLICY=PASSIVE unless the environment sets it (see below).
-    /usr/bin/python3 perf/peer/hnet_peer.py --validate results/quick/seed0.h5
+    build/bin/hnet-python perf/peer/hnet_peer.py --validate results/quick/seed0.h5
 checks the peer against a results file of `hnet train`: step 0 recomputed from hnet's θ with hnet's
 own random numbers must give hnet's L, D_KL, J, gradient norm and Adam update.
 """

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Waits until the machine is quiet: all CPUs at least --idle percent idle over a --window.
 
-    /usr/bin/python3 perf/peer/wait_quiet.py [--idle 90] [--window 3] [--timeout 1800] && <measurement>
+    build/bin/hnet-python perf/peer/wait_quiet.py [--idle 90] [--window 3] [--timeout 1800] && <measurement>
 
 Exit status 0 once quiet, 1 on timeout. Other people's builds and tests share this 2-core machine;
 a measurement taken while they run says more about them than about the code measured.

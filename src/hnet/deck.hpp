@@ -1,5 +1,6 @@
-// The input deck: every setting of a run, read from TOML (docs/model.md names the
-// meaning of each key). Plain data and free functions; no MPI, no Kokkos, no global state.
+// The input deck: every setting of a run, read from TOML (docs/model.md says what each key
+// does; the schema in deck.cpp holds its range and a one-line meaning). Plain data and free
+// functions; no MPI, no Kokkos, no global state.
 #pragma once
 
 #include <cstdint>

@@ -134,7 +134,9 @@ bool has_link(hid_t file, const std::string& name) {
 
 }  // namespace
 
-std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
+namespace {
+
+void check_drawable(const HostNetwork& net, const DrawingOptions& options) {
   const std::int64_t n = net.n, m = net.m;
   if (n < 1 || m < 1 || static_cast<std::int64_t>(net.w0.size()) != n * m ||
       static_cast<std::int64_t>(net.b0.size()) != m || static_cast<std::int64_t>(net.w1.size()) != m)
@@ -142,66 +144,99 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
                                 ", m = " + std::to_string(m));
   if (options.layout != "neato" && options.layout != "fdp")
     throw std::invalid_argument("network_dot: layout must be neato or fdp, not " + options.layout);
+}
 
-  // Each layer is scaled by its own largest weight: the two layers trade scale freely
-  // (swish(a z)/a → ReLU(z)), so one common scale would hide whichever layer is small.
+// Each layer is scaled by its own largest weight: the two layers trade scale freely
+// (swish(a z)/a → ReLU(z)), so one common scale would hide whichever layer is small.
+struct LayerScales {
   double max0 = 0, max1 = 0;
   std::int64_t non_finite = 0;
-  auto scan = [&non_finite](const std::vector<float>& layer, double& largest) {
+};
+
+LayerScales layer_scales(const HostNetwork& net) {
+  LayerScales s;
+  auto scan = [&s](const std::vector<float>& layer, double& largest) {
     for (float w : layer) {
       if (std::isfinite(w)) largest = std::max(largest, std::fabs(double(w)));
-      else ++non_finite;
+      else ++s.non_finite;
     }
   };
-  scan(net.w0, max0), scan(net.w1, max1);
+  scan(net.w0, s.max0), scan(net.w1, s.max1);
+  return s;
+}
 
-  std::vector<double> importance(m, 0.0);
+// c_j = |W1[j]|·‖W0[:,j]‖ (model.md §9.1); units far below the largest are drawn faint.
+struct UnitImportance {
+  std::vector<double> c;
   double max_c = 0;
+  std::vector<bool> faint;
+  std::vector<std::int64_t> faint_units;
+};
+
+UnitImportance unit_importance(const HostNetwork& net, const DrawingOptions& options) {
+  const std::int64_t n = net.n, m = net.m;
+  UnitImportance u;
+  u.c.assign(m, 0.0);
   for (std::int64_t j = 0; j < m; ++j) {
     double norm2 = 0;
     for (std::int64_t i = 0; i < n; ++i) norm2 += double(net.weight0(i, j)) * net.weight0(i, j);
     const double c = std::fabs(double(net.w1[j])) * std::sqrt(norm2);
-    importance[j] = std::isfinite(c) ? c : 0.0;
-    max_c = std::max(max_c, importance[j]);
+    u.c[j] = std::isfinite(c) ? c : 0.0;
+    u.max_c = std::max(u.max_c, u.c[j]);
   }
-  std::vector<bool> faint(m);
-  std::vector<std::int64_t> faint_units;
+  u.faint.resize(m);
   for (std::int64_t j = 0; j < m; ++j) {
-    faint[j] = !(importance[j] >= options.faint_importance * max_c) || max_c == 0;
-    if (faint[j]) faint_units.push_back(j);
+    u.faint[j] = !(u.c[j] >= options.faint_importance * u.max_c) || u.max_c == 0;
+    if (u.faint[j]) u.faint_units.push_back(j);
   }
+  return u;
+}
 
-  struct Edge {
-    std::string from, to, tooltip;
-    double w, relative;
-    bool faint;
-  };
-  std::vector<Edge> edges;
+struct DrawnEdge {
+  std::string from, to, tooltip;
+  double w, relative;
+  bool faint;
+};
+
+struct KeptEdges {
+  std::vector<DrawnEdge> edges;
   std::int64_t omitted0 = 0, omitted1 = 0;
+};
+
+KeptEdges kept_edges(const HostNetwork& net, const LayerScales& scales, const UnitImportance& units,
+                     const DrawingOptions& options) {
+  const std::int64_t n = net.n, m = net.m;
+  KeptEdges k;
   auto keep = [&](double w, double layer_max) {
     return std::isfinite(w) && w != 0.0 && layer_max > 0 && std::fabs(w) >= options.omit_fraction * layer_max;
   };
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < m; ++j) {
       const double w = net.weight0(i, j);
-      if (!keep(w, max0)) {
-        ++omitted0;
+      if (!keep(w, scales.max0)) {
+        ++k.omitted0;
         continue;
       }
-      edges.push_back({"x" + std::to_string(i), "h" + std::to_string(j),
-                       printf_string("W0[%lld,%lld] = %.4g", static_cast<long long>(i), static_cast<long long>(j), w), w,
-                       std::fabs(w) / max0, faint[j]});
+      k.edges.push_back({"x" + std::to_string(i), "h" + std::to_string(j),
+                         printf_string("W0[%lld,%lld] = %.4g", static_cast<long long>(i), static_cast<long long>(j), w), w,
+                         std::fabs(w) / scales.max0, units.faint[j]});
     }
   for (std::int64_t j = 0; j < m; ++j) {
     const double w = net.w1[j];
-    if (!keep(w, max1)) {
-      ++omitted1;
+    if (!keep(w, scales.max1)) {
+      ++k.omitted1;
       continue;
     }
-    edges.push_back({"h" + std::to_string(j), "y", printf_string("W1[%lld] = %.4g", static_cast<long long>(j), w), w,
-                     std::fabs(w) / max1, faint[j]});
+    k.edges.push_back({"h" + std::to_string(j), "y", printf_string("W1[%lld] = %.4g", static_cast<long long>(j), w), w,
+                       std::fabs(w) / scales.max1, units.faint[j]});
   }
+  return k;
+}
 
+// The "//" lines before the graph: what is drawn, how to read it, and what was left out.
+std::string dot_comments(const HostNetwork& net, const DrawingOptions& options, const LayerScales& scales,
+                         const UnitImportance& units, const KeptEdges& kept) {
+  const std::int64_t n = net.n, m = net.m;
   std::string dot;
   dot += printf_string("// hnet network drawing (model.md §10): n = %lld inputs, m = %lld hidden units, 1 output.\n",
                        static_cast<long long>(n), static_cast<long long>(m));
@@ -211,19 +246,24 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
   dot += "// Edges: red w > 0, blue w < 0; penwidth, opacity and spring strength (weight up, len down)\n";
   dot += "// grow with |w| / (largest |w| in the same layer), so each input sits next to its dedicated units;\n";
   dot += "// hidden->output edges are longer and softer, spokes of a wheel around y.\n";
-  dot += printf_string("// Largest |w|: W0 %.6g, W1 %.6g.\n", max0, max1);
+  dot += printf_string("// Largest |w|: W0 %.6g, W1 %.6g.\n", scales.max0, scales.max1);
   dot += printf_string(
       "// Omitted: %lld of %lld input->hidden and %lld of %lld hidden->output edges, with |w| below %g%% of their\n"
       "// layer's largest |w| (or zero or non-finite: %lld non-finite weights).\n",
-      static_cast<long long>(omitted0), static_cast<long long>(n * m), static_cast<long long>(omitted1),
-      static_cast<long long>(m), 100.0 * options.omit_fraction, static_cast<long long>(non_finite));
+      static_cast<long long>(kept.omitted0), static_cast<long long>(n * m), static_cast<long long>(kept.omitted1),
+      static_cast<long long>(m), 100.0 * options.omit_fraction, static_cast<long long>(scales.non_finite));
   dot += printf_string("// Faint: %lld hidden units with importance c_j = |W1[j]|*||W0[:,j]|| below %g%% of the largest (%.6g)",
-                       static_cast<long long>(faint_units.size()), 100.0 * options.faint_importance, max_c);
-  dot += faint_units.empty() ? ".\n" : ": h" + join(faint_units, " h") + ".\n";
+                       static_cast<long long>(units.faint_units.size()), 100.0 * options.faint_importance, units.max_c);
+  dot += units.faint_units.empty() ? ".\n" : ": h" + join(units.faint_units, " h") + ".\n";
+  return dot;
+}
 
+// Graph attributes and the nodes: inputs, hidden units (faint or not), the output.
+std::string dot_nodes(const HostNetwork& net, const DrawingOptions& options, const UnitImportance& units) {
+  const std::int64_t n = net.n, m = net.m;
   std::string label;
   for (const std::string& line : options.label) label += (label.empty() ? "" : "\n") + line;
-  dot += "graph hnet {\n";
+  std::string dot = "graph hnet {\n";
   dot += "  graph [layout=" + options.layout +
          ", outputorder=edgesfirst, overlap=false, splines=false, bgcolor=white, pad=0.3,"
          " fontname=\"DejaVu Sans\", fontsize=14, labelloc=t, label=\"" +
@@ -234,9 +274,9 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
                          static_cast<long long>(i), static_cast<long long>(i), kInput, static_cast<long long>(i));
   for (std::int64_t j = 0; j < m; ++j) {
     const std::string tip = printf_string("h%lld: b0 = %.4g, W1 = %.4g, c = %.4g%s", static_cast<long long>(j),
-                                          double(net.b0[j]), double(net.w1[j]), importance[j],
-                                          faint[j] ? " (negligible)" : "");
-    if (faint[j])
+                                          double(net.b0[j]), double(net.w1[j]), units.c[j],
+                                          units.faint[j] ? " (negligible)" : "");
+    if (units.faint[j])
       dot += printf_string("  h%lld [label=\"\", fillcolor=\"%s\", color=\"%s\", width=0.2, tooltip=\"%s\"];\n",
                            static_cast<long long>(j), with_alpha(kHidden, 0.2).c_str(),
                            with_alpha("#404040", 0.25).c_str(), dot_escape(tip).c_str());
@@ -246,13 +286,18 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
   }
   dot += printf_string("  y [label=\"y\", fillcolor=\"%s\", width=0.46, tooltip=\"output: b1 = %.4g\"];\n", kOutput,
                        double(net.b1));
+  return dot;
+}
+
+std::string dot_edges(const std::vector<DrawnEdge>& edges, const DrawingOptions& options) {
   // Every used hidden unit hangs on the output, so the output edges are the spokes of a wheel:
   // their length grows with the number of spokes so the units fit around the rim, and their
   // springs stay weaker than the input edges, which decide where each unit sits.
   std::int64_t spokes = 0;
-  for (const Edge& e : edges) spokes += e.to == "y" && !e.faint;
+  for (const DrawnEdge& e : edges) spokes += e.to == "y" && !e.faint;
   const double rim = std::max(1.0, 0.45 * static_cast<double>(spokes) / (2.0 * 3.141592653589793));
-  for (const Edge& e : edges) {
+  std::string dot;
+  for (const DrawnEdge& e : edges) {
     const double r = e.relative;
     const bool output_edge = e.to == "y";
     // A unit that does not reach the output keeps its springs (its place in the layout) but
@@ -265,8 +310,18 @@ std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
                          e.from.c_str(), e.to.c_str(), with_alpha(e.w > 0 ? kPositive : kNegative, alpha).c_str(),
                          width, weight, length, dot_escape(e.tooltip).c_str());
   }
-  dot += "}\n";
   return dot;
+}
+
+}  // namespace
+
+std::string network_dot(const HostNetwork& net, const DrawingOptions& options) {
+  check_drawable(net, options);
+  const LayerScales scales = layer_scales(net);
+  const UnitImportance units = unit_importance(net, options);
+  const KeptEdges kept = kept_edges(net, scales, units, options);
+  return dot_comments(net, options, scales, units, kept) + dot_nodes(net, options, units) +
+         dot_edges(kept.edges, options) + "}\n";
 }
 
 std::string SweepContents::class_name(std::int64_t code) const {

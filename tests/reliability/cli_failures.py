@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Failure handling of the hnet command line (README, "Reliability"), one part per ctest test:
 
   bad_decks     malformed decks through `hnet train/sweep/generate`: exit 1, "hnet: error:" with
@@ -12,7 +12,7 @@
                 needed and the size available (HNET_TEST_AVAILABLE_BYTES stands in for a small
                 machine); ranks on one node are added up
 
-Run with Debian's /usr/bin/python3, whose h5py this needs.
+Run with a Python that imports h5py (ctest uses the one CMake found).
 """
 import argparse
 import glob

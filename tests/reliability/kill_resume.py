@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Kill-and-resume harness for `hnet train` (README, "Reliability").
 
 Trains a tiny deck, kills it with SIGKILL at seeded random moments (at start-up, at random
@@ -14,7 +14,7 @@ there), resumes it with --restart until it finishes, and then requires:
 
 Quick by default (one series, 5 kills: the CI subset); HNET_RELIABILITY_FULL=1 or --full runs
 five series (checkpoints every 1, 2 and 3 steps, two MPI ranks, non-finite steps skipped) with
-at least 30 kills in all. Run with Debian's /usr/bin/python3, whose h5py this needs.
+at least 30 kills in all. Run with a Python that imports h5py (ctest uses the one CMake found).
 """
 import argparse
 import glob

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ctest hnet_slurm_single_node: runs the job scripts through a real Slurm. It starts a private
 # single-node cluster on this machine (Debian 12's slurm-wlm 22.05 and munge, installed by
-# scripts/setup.sh), all state under a temporary directory and on free ports so that it cannot
+# scripts/setup.sh test), all state under a temporary directory and on free ports so that it cannot
 # disturb a system Slurm, then submits with tiny decks:
 #   1. cpu_openmp.sbatch, 2 ranks x 1 thread, through `sbatch --wait`: results file at step 20
 #      written by one 2-rank MPI world (srun --mpi=pmix really wired the ranks together);
@@ -25,11 +25,11 @@ fail() { printf '[slurm-test] FAIL: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "must run as root (slurmd launches job steps as the submitting user); run ctest as root"
 for tool in munged munge unmunge slurmctld slurmd sbatch sinfo squeue scontrol scancel srun h5dump; do
   command -v "$tool" >/dev/null ||
-    fail "'$tool' not found: run scripts/setup.sh (it installs slurm-wlm, munge and hdf5-tools)"
+    fail "'$tool' not found: run 'bash scripts/setup.sh test' (it installs slurm-wlm, munge and hdf5-tools)"
 done
 [ -x "$build/bin/hnet" ] || fail "$build/bin/hnet not built"
-python=/usr/bin/python3
-[ -x "$python" ] || python=python3
+python="$build/bin/hnet-python"  # the Python CMake chose (cmake/HnetPython.cmake)
+[ -x "$python" ] || fail "$python not found: configure the build with CMake first"
 
 # --- a private cluster in a temporary directory -------------------------------------------
 # /tmp, not the build tree: munge's socket path must stay under the 108-byte limit of AF_UNIX.
