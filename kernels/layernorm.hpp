@@ -1,10 +1,11 @@
 #pragma once
 // Layer normalisation over the last axis with a learned gain and bias per network (model.md §5):
 //   y[b,r,c] = (x[b,r,c] − μ[b,r]) · rstd[b,r] · gain[b,c] + bias[b,c],  rstd = 1/sqrt(var + eps).
-// One row per work item. Row sums run in double over 4 interleaved partial sums combined as
-// (s0 + s1) + (s2 + s3): a fixed order (deterministic for any thread count) whose dependency
-// chains are 4× shorter than one serial sum, which otherwise bounds this kernel. Forward saves μ
-// and rstd rounded to T and normalises with those rounded values, so the backward recomputes
+// One row per work item. Row sums run over 8 interleaved partial sums in T, combined pairwise:
+// a fixed order (deterministic for any thread count) that vectorises (one AVX register of
+// floats) and whose dependency chains are 8× shorter than one serial sum. Rows are short
+// (d … 3d), so float partial sums lose nothing that matters; the gradient checks run in double.
+// Forward saves μ and rstd and normalises with exactly those values, so the backward recomputes
 // exactly the x̂ that the forward used.
 #include <cstdint>
 
@@ -16,10 +17,50 @@ namespace hnet::kernels {
 constexpr double layernorm_eps = 1e-5;
 
 namespace layernorm_detail {
-constexpr std::int64_t lanes = 4;
+constexpr int lanes = 8;
 // Channels per work item of the gain/bias gradient: each row is read as a contiguous run.
-constexpr std::int64_t block = 8;
-KOKKOS_INLINE_FUNCTION double combine(const double (&s)[lanes]) { return (s[0] + s[1]) + (s[2] + s[3]); }
+constexpr int block = 16;
+template <class T>
+KOKKOS_INLINE_FUNCTION T combine(const T (&s)[lanes]) {
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+// Σ_c f(c) over one row: 8 interleaved lanes, then the ragged tail in order.
+template <class T, class F>
+KOKKOS_INLINE_FUNCTION T row_sum(std::int64_t C, const F& f) {
+  const std::int64_t full = C - C % lanes;
+  T part[lanes] = {};
+  for (std::int64_t c = 0; c < full; c += lanes)
+    for (int l = 0; l < lanes; ++l) part[l] += f(c + l);
+  T sum = combine(part);
+  for (std::int64_t c = full; c < C; ++c) sum += f(c);
+  return sum;
+}
+// The summands of the row sums, as plain functors (hand-written lambdas may not capture here).
+template <class T>
+struct Value {
+  const T* x;
+  KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return x[c]; }
+};
+template <class T>
+struct SquaredDeviation {
+  const T* x;
+  T mu;
+  KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return (x[c] - mu) * (x[c] - mu); }
+};
+template <class T>
+struct GainedGradient {  // g = dy · gain
+  const T* dy;
+  const T* gain;
+  KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return dy[c] * gain[c]; }
+};
+template <class T>
+struct GainedGradientTimesNormed {  // g · x̂
+  const T* dy;
+  const T* gain;
+  const T* x;
+  T mu, rs;
+  KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return dy[c] * gain[c] * ((x[c] - mu) * rs); }
+};
 }  // namespace layernorm_detail
 
 // y, x: [B][R][C]; mean, rstd: [B][R] (saved); gain at P(b, off_gain + c), bias at P(b, off_bias + c).
@@ -28,35 +69,21 @@ void layernorm_forward(const E& exec, const V3<E, T>& y, const V2<E, T>& mean, c
                        const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_gain, std::int64_t off_bias) {
   using namespace layernorm_detail;
   const std::int64_t B = x.extent(0), R = x.extent(1), C = x.extent(2);
-  const double inv_c = 1.0 / static_cast<double>(C);
+  const T inv_c = T(1) / static_cast<T>(C);
   Kokkos::parallel_for(
       "hnet::layernorm_forward", Kokkos::RangePolicy<E>(exec, 0, B * R), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / R, r = flat % R;
-        const std::int64_t full = C - C % lanes;
-        double part[lanes] = {};
-        for (std::int64_t c = 0; c < full; c += lanes)
-          for (std::int64_t l = 0; l < lanes; ++l) part[l] += static_cast<double>(x(b, r, c + l));
-        double sum = combine(part);
-        for (std::int64_t c = full; c < C; ++c) sum += static_cast<double>(x(b, r, c));
-        const T mu = static_cast<T>(sum * inv_c);
+        const T* xr = &x(b, r, 0);
+        const T mu = row_sum<T>(C, Value<T>{xr}) * inv_c;
         // Two passes: E[(x − μ)²] does not cancel catastrophically the way E[x²] − μ² does.
-        const double mu_d = static_cast<double>(mu);
-        double part2[lanes] = {};
-        for (std::int64_t c = 0; c < full; c += lanes)
-          for (std::int64_t l = 0; l < lanes; ++l) {
-            const double dev = static_cast<double>(x(b, r, c + l)) - mu_d;
-            part2[l] += dev * dev;
-          }
-        double var = combine(part2);
-        for (std::int64_t c = full; c < C; ++c) {
-          const double dev = static_cast<double>(x(b, r, c)) - mu_d;
-          var += dev * dev;
-        }
-        const T rs = static_cast<T>(1.0 / compat::sqrt(var * inv_c + layernorm_eps));
+        const T var = row_sum<T>(C, SquaredDeviation<T>{xr, mu}) * inv_c;
+        const T rs = T(1) / compat::sqrt(var + T(layernorm_eps));
         mean(b, r) = mu;
         rstd(b, r) = rs;
-        for (std::int64_t c = 0; c < C; ++c)
-          y(b, r, c) = (x(b, r, c) - mu) * rs * P(b, off_gain + c) + P(b, off_bias + c);
+        const T* gain = &P(b, off_gain);
+        const T* bias = &P(b, off_bias);
+        T* yr = &y(b, r, 0);
+        for (std::int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mu) * rs * gain[c] + bias[c];
       });
 }
 
@@ -67,32 +94,22 @@ void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, c
                         std::int64_t off_gain, std::int64_t off_bias) {
   using namespace layernorm_detail;
   const std::int64_t B = x.extent(0), R = x.extent(1), C = x.extent(2);
-  const double inv_c = 1.0 / static_cast<double>(C);
+  const T inv_c = T(1) / static_cast<T>(C);
   if (present(dx)) {
     // dx = rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain.
     Kokkos::parallel_for(
         "hnet::layernorm_backward::dx", Kokkos::RangePolicy<E>(exec, 0, B * R), KOKKOS_LAMBDA(const std::int64_t flat) {
           const std::int64_t b = flat / R, r = flat % R;
           const T mu = mean(b, r), rs = rstd(b, r);
-          const std::int64_t full = C - C % lanes;
-          double part_g[lanes] = {}, part_gx[lanes] = {};
-          for (std::int64_t c = 0; c < full; c += lanes)
-            for (std::int64_t l = 0; l < lanes; ++l) {
-              const double g = static_cast<double>(dy(b, r, c + l)) * static_cast<double>(P(b, off_gain + c + l));
-              part_g[l] += g;
-              part_gx[l] += g * static_cast<double>((x(b, r, c + l) - mu) * rs);
-            }
-          double sum_g = combine(part_g), sum_gx = combine(part_gx);
-          for (std::int64_t c = full; c < C; ++c) {
-            const double g = static_cast<double>(dy(b, r, c)) * static_cast<double>(P(b, off_gain + c));
-            sum_g += g;
-            sum_gx += g * static_cast<double>((x(b, r, c) - mu) * rs);
-          }
-          // Elementwise, so in T: in float it vectorises 4 wide.
-          const T mean_g = static_cast<T>(sum_g * inv_c), mean_gx = static_cast<T>(sum_gx * inv_c);
+          const T* xr = &x(b, r, 0);
+          const T* dyr = &dy(b, r, 0);
+          const T* gain = &P(b, off_gain);
+          const T mean_g = row_sum<T>(C, GainedGradient<T>{dyr, gain}) * inv_c;
+          const T mean_gx = row_sum<T>(C, GainedGradientTimesNormed<T>{dyr, gain, xr, mu, rs}) * inv_c;
+          T* dxr = &dx(b, r, 0);
           for (std::int64_t c = 0; c < C; ++c) {
-            const T g = dy(b, r, c) * P(b, off_gain + c);
-            dx(b, r, c) += rs * (g - mean_g - (x(b, r, c) - mu) * rs * mean_gx);
+            const T g = dyr[c] * gain[c];
+            dxr[c] += rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx);
           }
         });
   }
@@ -104,13 +121,24 @@ void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, c
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / blocks, c0 = (flat % blocks) * block;
         const std::int64_t nc = C - c0 < block ? C - c0 : block;
+        // Long sums (every row), so in double; a full block has a compile-time width and vectorises.
         double dgain[block] = {}, dbias[block] = {};
         for (std::int64_t r = 0; r < R; ++r) {
           const T mu = mean(b, r), rs = rstd(b, r);
-          for (std::int64_t k = 0; k < nc; ++k) {
-            const double g = static_cast<double>(dy(b, r, c0 + k));
-            dgain[k] += g * static_cast<double>((x(b, r, c0 + k) - mu) * rs);
-            dbias[k] += g;
+          const T* xr = &x(b, r, c0);
+          const T* dyr = &dy(b, r, c0);
+          if (nc == block) {
+            for (int k = 0; k < block; ++k) {
+              const double g = static_cast<double>(dyr[k]);
+              dgain[k] += g * static_cast<double>((xr[k] - mu) * rs);
+              dbias[k] += g;
+            }
+          } else {
+            for (std::int64_t k = 0; k < nc; ++k) {
+              const double g = static_cast<double>(dyr[k]);
+              dgain[k] += g * static_cast<double>((xr[k] - mu) * rs);
+              dbias[k] += g;
+            }
           }
         }
         for (std::int64_t k = 0; k < nc; ++k) {

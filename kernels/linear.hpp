@@ -37,8 +37,12 @@ struct DeviceTile { static constexpr int rows = 4, cols = 8; };
 template <class E>
 using Tile = std::conditional_t<on_host<E>, HostTile, DeviceTile>;
 
-// Rows of dx per team: the team transposes W once, so the transpose is ~2% of the team's work.
-constexpr std::int64_t dx_team_rows = 96;
+// Rows of dx per team: the team transposes W once, so the transpose is ~1% of the team's work.
+constexpr std::int64_t dx_team_rows = 256;
+// dW: on the host one work item covers every input tile of one output tile, in order, so the
+// column block of dy it streams stays in L2 across them (GPUs keep one tile per thread).
+template <class E>
+constexpr bool dw_items_span_inputs = on_host<E>;
 
 KOKKOS_INLINE_FUNCTION std::int64_t clamp_tile(std::int64_t remaining, std::int64_t tile) {
   return remaining < tile ? remaining : tile;
@@ -205,23 +209,26 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
   const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = dy.extent(2);
   const std::int64_t x_stride = x.stride_1(), dy_stride = dy.stride_1();
   const std::int64_t in_tiles = (Cin + MR - 1) / MR, out_tiles = (Cout + NR - 1) / NR;
-  const std::int64_t per_net = (in_tiles + (off_b >= 0 ? 1 : 0)) * out_tiles;
+  const std::int64_t rows_of_tiles = in_tiles + (off_b >= 0 ? 1 : 0);  // the last one: dbias
+  const std::int64_t span = dw_items_span_inputs<E> ? rows_of_tiles : 1;
+  const std::int64_t per_net = (rows_of_tiles / span) * out_tiles;
   Kokkos::parallel_for(
       "hnet::linear_backward::dw_dbias", Kokkos::RangePolicy<E>(exec, 0, B * per_net),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / per_net, t = flat % per_net;
-        const std::int64_t it = t / out_tiles, o0 = (t % out_tiles) * NR;
-        const std::int64_t nc = clamp_tile(Cout - o0, NR);
-        if (it == in_tiles) {
-          double acc[NR] = {};
-          for (std::int64_t r = 0; r < R; ++r)
-            for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dy(b, r, o0 + oo));
-          for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
-          return;
+        const std::int64_t o0 = (t % out_tiles) * NR, nc = clamp_tile(Cout - o0, NR);
+        for (std::int64_t it = (t / out_tiles) * span; it < (t / out_tiles + 1) * span; ++it) {
+          if (it == in_tiles) {
+            double acc[NR] = {};
+            for (std::int64_t r = 0; r < R; ++r)
+              for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dy(b, r, o0 + oo));
+            for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
+            continue;
+          }
+          const std::int64_t i0 = it * MR, ni = clamp_tile(Cin - i0, MR);
+          const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true};
+          tile_product<MR, NR>(&x(b, 0, i0), 1, x_stride, &dy(b, 0, o0), dy_stride, R, ni, nc, to);
         }
-        const std::int64_t i0 = it * MR, ni = clamp_tile(Cin - i0, MR);
-        const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true};
-        tile_product<MR, NR>(&x(b, 0, i0), 1, x_stride, &dy(b, 0, o0), dy_stride, R, ni, nc, to);
       });
 }
 
