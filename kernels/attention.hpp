@@ -9,11 +9,79 @@
 // from its other end), so every gradient element has one owner and no atomics are needed.
 #include <cstdint>
 
+#include "kernels/activations.hpp"
 #include "kernels/compat.hpp"
 #include "kernels/graph_views.hpp"
 #include "kernels/views.hpp"
 
 namespace hnet::kernels {
+
+namespace attention_detail {
+// Σ_c q[c] · (x[c] + y[c] + z[c]) over one head's n channels, in order.
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION T head_dot(const T* q, const T* x, const T* y, const T* z, std::int64_t n) {
+  T s = 0;
+  for (std::int64_t c = 0; c < n; ++c) s += q[c] * (x[c] + y[c] + z[c]);
+  return s;
+}
+// out[c] += w · (x[c] + y[c] + z[c]) over one head's n channels.
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION void head_axpy(T* out, T w, const T* x, const T* y, const T* z, std::int64_t n) {
+  for (std::int64_t c = 0; c < n; ++c) out[c] += w * (x[c] + y[c] + z[c]);
+}
+}  // namespace attention_detail
+
+namespace attention_detail {
+template <class E, class T>
+void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const V3<E, T>& q, const V3<E, T>& kx,
+                       const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
+                       const V3<E, T>& vd, const GraphViews<typename E::memory_space>& graph, const int heads) {
+  const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
+  const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
+  const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
+             direction = graph.incidence_direction;
+  // One work item per (network, node) runs every head, so the incidence lists are walked once and
+  // the rows of keys and values are read once per incidence.
+  Kokkos::parallel_for(
+      "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
+        const T* qv = &q(b, v, 0);
+        // alpha holds the raw scores, then their exponentials, then the softmax weights.
+        for (std::int64_t a = a0; a < a1; ++a) {
+          const T* kxu = &kx(b, other(a), 0);
+          const T* kye = &ky(b, edge(a), 0);
+          const T* kdd = &kd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            alpha(b, a, h) = head_dot(qv + c0, kxu + c0, kye + c0, kdd + c0, dh) * scale;
+          }
+        }
+        for (int h = 0; h < heads; ++h) {
+          T top = alpha(b, a0, h);
+          for (std::int64_t a = a0 + 1; a < a1; ++a) top = alpha(b, a, h) > top ? alpha(b, a, h) : top;
+          double sum = 0;
+          for (std::int64_t a = a0; a < a1; ++a) {
+            const T w = exp_neg_abs(alpha(b, a, h) - top);  // the argument is ≤ 0
+            alpha(b, a, h) = w;
+            sum += static_cast<double>(w);
+          }
+          const T inv_sum = static_cast<T>(1.0 / sum);
+          for (std::int64_t a = a0; a < a1; ++a) alpha(b, a, h) *= inv_sum;
+        }
+        T* outv = &out(b, v, 0);
+        for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
+        for (std::int64_t a = a0; a < a1; ++a) {
+          const T* vxu = &vx(b, other(a), 0);
+          const T* vye = &vy(b, edge(a), 0);
+          const T* vdd = &vd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            head_axpy(outv + c0, alpha(b, a, h), vxu + c0, vye + c0, vdd + c0, dh);
+          }
+        }
+      });
+}
+}  // namespace attention_detail
 
 // out, q, kx, vx: [B][N][d]; ky, vy: [B][E][d]; kd, vd: [B][2][d] (row = Direction);
 // alpha: [B][2E][H] softmax weights by incidence, saved for backward.
@@ -21,42 +89,58 @@ template <class E, class T>
 void attention_forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const V3<E, T>& q, const V3<E, T>& kx,
                        const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
                        const V3<E, T>& vd, const GraphViews<typename E::memory_space>& graph, const int heads) {
+  attention_detail::forward(exec, out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
+}
+
+namespace attention_detail {
+// Softmax backward per (network, node), every head: dscore_a = α_a (dα_a − Σ_a' α_a' dα_a'), then dq.
+template <class E, class T>
+void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, const V3<E, T>& q, const V3<E, T>& kx,
+                     const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
+                     const V3<E, T>& vd, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                     const GraphViews<typename E::memory_space>& graph, const int heads) {
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
              direction = graph.incidence_direction;
+  const bool want_dq = present(dq);
   Kokkos::parallel_for(
-      "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes * heads),
+      "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes),
       KOKKOS_LAMBDA(const std::int64_t flat) {
-        const std::int64_t b = flat / (nodes * heads), v = (flat / heads) % nodes, h = flat % heads;
-        const std::int64_t c0 = h * dh, a0 = offset(v), a1 = offset(v + 1);
-        // alpha holds the raw scores, then their exponentials, then the softmax weights.
-        T top = 0;
+        const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
+        const T* doutv = &dout(b, v, 0);
         for (std::int64_t a = a0; a < a1; ++a) {
-          const int u = other(a), e = edge(a), dir = direction(a);
-          T s = 0;
-          for (std::int64_t c = c0; c < c0 + dh; ++c) s += q(b, v, c) * (kx(b, u, c) + ky(b, e, c) + kd(b, dir, c));
-          s *= scale;
-          alpha(b, a, h) = s;
-          if (a == a0 || s > top) top = s;
+          const T* vxu = &vx(b, other(a), 0);
+          const T* vye = &vy(b, edge(a), 0);
+          const T* vdd = &vd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            dscore(b, a, h) = head_dot(doutv + c0, vxu + c0, vye + c0, vdd + c0, dh);
+          }
         }
-        double sum = 0;
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const double w = compat::exp(static_cast<double>(alpha(b, a, h) - top));
-          alpha(b, a, h) = static_cast<T>(w);
-          sum += w;
+        for (int h = 0; h < heads; ++h) {
+          double mean = 0;
+          for (std::int64_t a = a0; a < a1; ++a)
+            mean += static_cast<double>(alpha(b, a, h)) * static_cast<double>(dscore(b, a, h));
+          for (std::int64_t a = a0; a < a1; ++a)
+            dscore(b, a, h) =
+                static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
         }
-        const double inv_sum = 1.0 / sum;
-        for (std::int64_t a = a0; a < a1; ++a)
-          alpha(b, a, h) = static_cast<T>(static_cast<double>(alpha(b, a, h)) * inv_sum);
-        for (std::int64_t c = c0; c < c0 + dh; ++c) out(b, v, c) = 0;
+        if (!want_dq) return;
+        T* dqv = &dq(b, v, 0);
         for (std::int64_t a = a0; a < a1; ++a) {
-          const T w = alpha(b, a, h);
-          const int u = other(a), e = edge(a), dir = direction(a);
-          for (std::int64_t c = c0; c < c0 + dh; ++c) out(b, v, c) += w * (vx(b, u, c) + vy(b, e, c) + vd(b, dir, c));
+          const T* kxu = &kx(b, other(a), 0);
+          const T* kye = &ky(b, edge(a), 0);
+          const T* kdd = &kd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            head_axpy(dqv + c0, dscore(b, a, h) * scale, kxu + c0, kye + c0, kdd + c0, dh);
+          }
         }
       });
+
 }
+}  // namespace attention_detail
 
 // dscore: [B][2E][H] scratch that receives dJ/dscore. Any input gradient may be absent.
 template <class E, class T>
@@ -74,32 +158,7 @@ void attention_backward(const E& exec, const V3<E, T>& dq, const V3<E, T>& dkx, 
   const auto edge_incidence = graph.edge_incidence;
   const auto source = graph.edge_source, target = graph.edge_target;
 
-  // Softmax backward per (network, node, head): dscore_a = α_a (dα_a − Σ_a' α_a' dα_a'), then dq.
-  const bool want_dq = present(dq);
-  Kokkos::parallel_for(
-      "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes * heads),
-      KOKKOS_LAMBDA(const std::int64_t flat) {
-        const std::int64_t b = flat / (nodes * heads), v = (flat / heads) % nodes, h = flat % heads;
-        const std::int64_t c0 = h * dh, a0 = offset(v), a1 = offset(v + 1);
-        double mean = 0;
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const int u = other(a), e = edge(a), dir = direction(a);
-          T dalpha = 0;
-          for (std::int64_t c = c0; c < c0 + dh; ++c)
-            dalpha += dout(b, v, c) * (vx(b, u, c) + vy(b, e, c) + vd(b, dir, c));
-          dscore(b, a, h) = dalpha;
-          mean += static_cast<double>(alpha(b, a, h)) * static_cast<double>(dalpha);
-        }
-        for (std::int64_t a = a0; a < a1; ++a)
-          dscore(b, a, h) =
-              static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
-        if (!want_dq) return;
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T g = dscore(b, a, h) * scale;
-          const int u = other(a), e = edge(a), dir = direction(a);
-          for (std::int64_t c = c0; c < c0 + dh; ++c) dq(b, v, c) += g * (kx(b, u, c) + ky(b, e, c) + kd(b, dir, c));
-        }
-      });
+  attention_detail::backward_scores(exec, dq, dout, q, kx, vx, ky, vy, kd, vd, alpha, dscore, graph, heads);
 
   // Node u received key/value contributions wherever it is the "other" end: at the mirrors of its
   // own incidences, which belong to the node at the far end of each. Work items are (network, row,
