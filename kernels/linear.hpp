@@ -48,19 +48,23 @@ KOKKOS_INLINE_FUNCTION std::int64_t clamp_tile(std::int64_t remaining, std::int6
   return remaining < tile ? remaining : tile;
 }
 
-// Where a tile's sums go: out[rr·row + cc] = sum (+ bias[cc]), or += with add. Plain values, not
+// Where a tile's sums go: out[rr·row + cc] = sum (+ bias[cc]), += with add, or = residual[…] + …
+// with a residual (same row stride as out). Plain values, not
 // a lambda capturing by reference: GCC then cannot prove the accumulators private to the tile and
 // stops vectorising it (measured: 2 instead of 54 GFLOP/s).
 template <class T>
 struct TileOut {
   T* out;
   std::int64_t row;
-  const T* bias;  // nullptr: none
+  const T* bias;      // nullptr: none
   bool add;
+  const T* residual;  // nullptr: none
   KOKKOS_FORCEINLINE_FUNCTION void operator()(std::int64_t rr, std::int64_t cc, T sum) const {
     const T v = bias ? sum + bias[cc] : sum;
     if (add)
       out[rr * row + cc] += v;
+    else if (residual)
+      out[rr * row + cc] = residual[rr * row + cc] + v;
     else
       out[rr * row + cc] = v;
   }
@@ -151,17 +155,19 @@ KOKKOS_INLINE_FUNCTION constexpr int narrow_cols() {
 // y tile (rows r0.., channels o0..) = x·W (+ bias), written or added.
 template <class E, int NR, class T>
 void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                   std::int64_t off_b, bool accumulate) {
+                   std::int64_t off_b, bool accumulate, const V3<E, T>& residual) {
   constexpr int MR = Tile<E>::rows;
   const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = y.extent(2);
   const std::int64_t x_stride = x.stride_1(), y_stride = y.stride_1();
+  const bool with_residual = present(residual);
   const std::int64_t row_tiles = (R + MR - 1) / MR, col_tiles = (Cout + NR - 1) / NR, tiles = row_tiles * col_tiles;
   Kokkos::parallel_for(
       "hnet::linear_forward", Kokkos::RangePolicy<E>(exec, 0, B * tiles), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / tiles, t = flat % tiles;
         const std::int64_t r0 = (t / col_tiles) * MR, o0 = (t % col_tiles) * NR;
         const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cout - o0, NR);
-        const TileOut<T> to{&y(b, r0, o0), y_stride, off_b >= 0 ? &P(b, off_b + o0) : nullptr, accumulate};
+        const TileOut<T> to{&y(b, r0, o0), y_stride, off_b >= 0 ? &P(b, off_b + o0) : nullptr, accumulate,
+                            with_residual ? &residual(b, r0, o0) : nullptr};
         tile_product<MR, NR>(&x(b, r0, 0), x_stride, 1, &P(b, off_w) + o0, Cout, Cin, nr, nc, to);
       });
 }
@@ -194,7 +200,7 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
           const std::int64_t r0 = chunk * team_rows + (t / col_tiles) * MR, i0 = (t % col_tiles) * NR;
           if (r0 >= R) break;
           const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
-          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, true};
+          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, true, nullptr};
           tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
         }
       });
@@ -226,7 +232,7 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
             continue;
           }
           const std::int64_t i0 = it * MR, ni = clamp_tile(Cin - i0, MR);
-          const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true};
+          const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true, nullptr};
           tile_product<MR, NR>(&x(b, 0, i0), 1, x_stride, &dy(b, 0, o0), dy_stride, R, ni, nc, to);
         }
       });
@@ -234,16 +240,18 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
 
 }  // namespace linear_detail
 
-// y = x·W + bias, or y += x·W + bias with LinearAccumulate::yes.
+// y = x·W + bias, or y += x·W + bias with LinearAccumulate::yes, or y = residual + x·W + bias
+// when a residual (shaped like y) is present: a residual stream in one pass instead of a copy
+// followed by an accumulation.
 template <class E, class T>
 void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                    std::int64_t off_b, LinearAccumulate mode) {
+                    std::int64_t off_b, LinearAccumulate mode, const V3<E, T>& residual = {}) {
   using namespace linear_detail;
   const bool accumulate = mode == LinearAccumulate::yes;
   if (y.extent(2) >= Tile<E>::cols)
-    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate);
+    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate, residual);
   else
-    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate);
+    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate, residual);
 }
 
 // dx += dy·Wᵀ (skipped when dx is not present); dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0).

@@ -103,6 +103,21 @@ TEST(Linear, ForwardMatchesHostReference) {
       }
 }
 
+// y = residual + x·W + bias in one pass: the same bits as copying the residual and accumulating.
+TEST(Linear, ResidualEqualsCopyThenAccumulate) {
+  const std::int64_t B = 2, R = 25, Cin = 20, Cout = 40, off_w = 0, off_b = Cin * Cout, p = off_b + Cout;
+  const Vec hx = random_vector(B * R * Cin, 30), hP = random_vector(B * p, 31), hr = random_vector(B * R * Cout, 32);
+  auto x = view3<float>(hx, B, R, Cin);
+  auto P = view2<float>(hP, B, p);
+  auto residual = view3<float>(hr, B, R, Cout);
+  hnet::View3<float> fused("fused", B, R, Cout), stepwise("stepwise", B, R, Cout);
+  hk::linear_forward(hnet::ExecSpace(), fused, x, P, off_w, off_b, hk::LinearAccumulate::no, residual);
+  Kokkos::deep_copy(stepwise, residual);
+  hk::linear_forward(hnet::ExecSpace(), stepwise, x, P, off_w, off_b, hk::LinearAccumulate::yes);
+  const auto a = to_vector(fused), b = to_vector(stepwise);
+  for (std::size_t k = 0; k < a.size(); ++k) ASSERT_EQ(a[k], b[k]) << "element " << k;
+}
+
 // The gradient checks use small shapes; this one runs many full tiles against dense formulas.
 // Shapes: full tiles of every host instruction set (4×8, 6×16, 12×16) with ragged edges, and a
 // narrow layer (2k = 8 outputs).

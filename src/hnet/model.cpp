@@ -505,6 +505,11 @@ struct Model<T>::Impl {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
     hk::linear_forward(exec, out, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
   }
+  // out = residual + in·W + bias: a residual branch joining its stream.
+  void linear_residual(const View3<T>& out, const View3<T>& residual, const View3<T>& in, const LinearOffsets& o) {
+    flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
+    hk::linear_forward(exec, out, in, P, o.w, o.b, Add::no, residual);
+  }
   void linear_back(const View3<T>& din, const View3<T>& dout, const View3<T>& in, const LinearOffsets& o,
                    Bias bias = Bias::apply) {
     hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1);
@@ -516,8 +521,7 @@ struct Model<T>::Impl {
     layernorm(a.g_ln, a.g.v, o.ln_edge);
     linear(a.e_a1.v, a.g_ln.out.v, o.edge_mlp1);
     hk::swish_forward(exec, a.e_s1.v, a.e_a1.v);
-    Kokkos::deep_copy(exec, a.e_mid, e_in);
-    linear(a.e_mid, a.e_s1.v, o.edge_mlp2, Add::yes);
+    linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
 
     layernorm(a.xq, h_in, o.ln_q);
     layernorm(a.yk, a.e_mid, o.ln_k);
@@ -531,14 +535,12 @@ struct Model<T>::Impl {
     linear(a.vd.v, a.dirs.v, o.a_v);
     flops += 8.0 * static_cast<double>(B * 2 * Edges * d);  // keys, values, scores, weighted sums
     hk::attention_forward(exec, a.att.v, a.alpha, a.q.v, a.kx.v, a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, graph, H);
-    Kokkos::deep_copy(exec, a.h_mid, h_in);
-    linear(a.h_mid, a.att.v, o.a_o, Add::yes);
+    linear_residual(a.h_mid, h_in, a.att.v, o.a_o);
 
     layernorm(a.n_ln, a.h_mid, o.ln_node);
     linear(a.a3.v, a.n_ln.out.v, o.node_mlp1);
     hk::swish_forward(exec, a.s3.v, a.a3.v);
-    Kokkos::deep_copy(exec, a.h_out, a.h_mid);
-    linear(a.h_out, a.s3.v, o.node_mlp2, Add::yes);
+    linear_residual(a.h_out, a.h_mid, a.s3.v, o.node_mlp2);
   }
 
   // dh, de: the streams' shared gradient buffers. On entry they hold dJ/dh_out and dJ/de_out; on
@@ -596,8 +598,7 @@ struct Model<T>::Impl {
     }
     hk::latent_forward(exec, a.z.v, a.kl_rows, a.sigma, a.eps, a.post.v, a.prior.v, latent_options(level, edges));
     hk::kl_sum_forward(exec, kl, a.kl_rows);
-    Kokkos::deep_copy(exec, a.after, state);
-    linear(a.after, a.z.v, o.inject, Add::yes);
+    linear_residual(a.after, state, a.z.v, o.inject);
   }
 
   // dstate: the stream gradient (dJ/d after on entry, dJ/d state on exit); dencoded: dJ/dĥ^ℓ.
