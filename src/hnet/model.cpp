@@ -262,6 +262,11 @@ struct Allocator {
   std::int64_t batch;
   bool counting = false;
   std::size_t bytes = 0;
+  // Gradient views are carved from one arena, so that zeroing them before a backward is one
+  // launch over contiguous memory (≈120 launches otherwise). A counting pass learns its size.
+  static constexpr std::int64_t arena_alignment = 16;  // elements: every carved view starts on 64 bytes
+  View1<T> arena;
+  std::int64_t arena_used = 0;
 
   // One view's bytes. Kokkos rounds every allocation up to a multiple of 8 bytes (ViewMapping's
   // MemorySpanMask), which matters for the graph's int arrays. Saturates instead of wrapping: a
@@ -292,8 +297,24 @@ struct Allocator {
   View2<T> view2(const std::string& name, std::int64_t rows) { return make<View2<T>>(name, batch, rows); }
   Act<T> act(const std::string& name, std::int64_t rows, std::int64_t cols, bool with_grad = true) {
     Act<T> a{view(name, rows, cols), {}};
-    if (with_grad) a.g = view("d_" + name, rows, cols);
+    if (with_grad) a.g = grad(rows, cols);
     return a;
+  }
+  // The arena itself: in counting mode after every grad() (its size is then known), otherwise
+  // before the first, with the size a counting pass found.
+  void open_arena(std::int64_t elements) { arena = make<View1<T>>("gradients", elements); }
+  // A [batch][rows][cols] gradient view inside the arena (unmanaged: the arena owns the memory).
+  View3<T> grad(std::int64_t rows, std::int64_t cols) {
+    const std::int64_t begin = arena_used, size = batch * rows * cols;
+    arena_used += (size + arena_alignment - 1) / arena_alignment * arena_alignment;
+    if (counting) return View3<T>();
+    if (arena_used > static_cast<std::int64_t>(arena.extent(0)))
+      throw std::logic_error("model workspace: the gradient arena is smaller than its counting pass said");
+    return View3<T>(arena.data() + begin, batch, rows, cols);
+  }
+  View2<T> grad2(std::int64_t rows) {
+    const View3<T> v = grad(rows, 1);
+    return counting ? View2<T>() : View2<T>(v.data(), batch, rows);
   }
   // G(n, m) on the device: built by graph.cpp, so counting mode states its extents here.
   Graph graph(std::int64_t n, std::int64_t m) {
@@ -402,12 +423,14 @@ struct Model<T>::Impl {
   bool last_evaluated = false;
   double flops = 0.0;
 
+  // arena_elements: the gradient arena's size from a counting pass (ignored when counting).
   Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
-       kernels::InputKind input_, kernels::NormKind norm_, bool counting = false)
+       kernels::InputKind input_, kernels::NormKind norm_, bool counting = false, std::int64_t arena_elements = 0)
       : L(layout), B(batch), n(n_), m(m_), S(samples), N(n_ + m_ + 1), Edges(n_ * m_ + m_), d(layout.shape.d),
-        H(layout.shape.heads), k(layout.shape.latent), input(input_), norm(norm_), alloc{batch, counting} {
+        H(layout.shape.heads), k(layout.shape.latent), input(input_), norm(norm_), alloc{batch, counting, 0, {}, 0} {
     const ModelShape& s = L.shape;
     const std::int64_t p = L.p(), dphi_ = s.phi_dim, dr = s.identity_dim;
+    if (!counting) alloc.open_arena(arena_elements);
     graph = alloc.graph(n, m);
     direction_types = alloc.template make<View1<int>>("direction_types", 2);
     if (!counting) {
@@ -418,11 +441,11 @@ struct Model<T>::Impl {
 
     u = alloc.template make<View1<T>>("u", B);
     phi = alloc.view2("phi", dphi_);
-    dphi = alloc.view2("dphi", dphi_);
+    dphi = alloc.grad2(dphi_);
     phi_a1 = alloc.view2("phi_a1", s.phi_hidden);
     phi_a2 = alloc.view2("phi_a2", s.phi_hidden);
     P = alloc.view2("P", p);
-    dP = alloc.view2("dP", p);
+    dP = alloc.grad2(p);
 
     r_nodes = alloc.view("r_nodes", N, dr);
     r_edges = alloc.view("r_edges", Edges, 2 * dr);
@@ -432,15 +455,15 @@ struct Model<T>::Impl {
     enc_e0 = alloc.act("enc_e0", Edges, d, false);
     dec_h0 = alloc.act("dec_h0", N, d, false);
     dec_e0 = alloc.act("dec_e0", Edges, d, false);
-    enc_dh = alloc.view("enc_dh", N, d), enc_de = alloc.view("enc_de", Edges, d);
-    dec_dh = alloc.view("dec_dh", N, d), dec_de = alloc.view("dec_de", Edges, d);
+    enc_dh = alloc.grad(N, d), enc_de = alloc.grad(Edges, d);
+    dec_dh = alloc.grad(N, d), dec_de = alloc.grad(Edges, d);
     const bool learned = s.prior == Prior::learned;
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const std::string level = std::to_string(l);
       enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H);
       dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H);
-      enc_extra_dh.push_back(alloc.view("enc_extra_dh" + level, N, d));
-      enc_extra_de.push_back(alloc.view("enc_extra_de" + level, Edges, d));
+      enc_extra_dh.push_back(alloc.grad(N, d));
+      enc_extra_de.push_back(alloc.grad(Edges, d));
       node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned);
       edge_latents.emplace_back(alloc, "lat" + level + "_edges_", Edges, d, k, learned);
     }
@@ -456,14 +479,19 @@ struct Model<T>::Impl {
       bil_a = alloc.act("bil_a", N, d), bil_b = alloc.act("bil_b", N, d);
     }
 
-    w0 = alloc.view("w0", n, m), dw0 = alloc.view("dw0", n, m);
-    b0 = alloc.view2("b0", m), db0 = alloc.view2("db0", m), w1 = alloc.view2("w1", m), dw1 = alloc.view2("dw1", m);
-    b1 = alloc.template make<View1<T>>("b1", B), db1 = alloc.template make<View1<T>>("db1", B);
+    w0 = alloc.view("w0", n, m), dw0 = alloc.grad(n, m);
+    b0 = alloc.view2("b0", m), db0 = alloc.grad2(m), w1 = alloc.view2("w1", m), dw1 = alloc.grad2(m);
+    b1 = alloc.template make<View1<T>>("b1", B);
+    {
+      const View3<T> v = alloc.grad(1, 1);
+      db1 = counting ? View1<T>() : View1<T>(v.data(), B);
+    }
     x = alloc.view("x", S, n), z = alloc.view("z", S, m), dz = alloc.view("dz", S, m);
     y = alloc.view2("y", S), pred = alloc.view2("pred", S);
     using Doubles = decltype(loss);
     loss = alloc.template make<Doubles>("loss", B), dloss = alloc.template make<Doubles>("dloss", B);
     kl = alloc.template make<Doubles>("kl", B), dkl = alloc.template make<Doubles>("dkl", B);
+    if (counting) alloc.open_arena(alloc.arena_used);
   }
 
   // r_v from (identity seed, node type, index within type, component): the same vector for a
@@ -622,29 +650,8 @@ struct Model<T>::Impl {
   const View3<T>& dec_h_final() const { return node_latents.back().after; }
   const View3<T>& dec_e_final() const { return edge_latents.back().after; }
 
-  void zero_gradients() {
-    auto zero = [this](const View3<T>& v) {
-      if (v.data()) Kokkos::deep_copy(exec, v, T(0));
-    };
-    Kokkos::deep_copy(exec, dP, T(0));
-    Kokkos::deep_copy(exec, dphi, T(0));
-    for (auto* v : {&enc_dh, &enc_de, &dec_dh, &dec_de}) zero(*v);
-    for (auto& v : enc_extra_dh) zero(v);
-    for (auto& v : enc_extra_de) zero(v);
-    for (auto* bl : {&enc_blocks, &dec_blocks})
-      for (BlockActs<T>& a : *bl)
-        for (Act<T>* act : {&a.g, &a.e_a1, &a.e_s1, &a.g_ln.out, &a.xq.out, &a.yk.out, &a.n_ln.out, &a.q, &a.kx,
-                            &a.vx, &a.ky, &a.vy, &a.dirs, &a.kd, &a.vd, &a.att, &a.a3, &a.s3})
-          zero(act->g);
-    for (auto* ll : {&node_latents, &edge_latents})
-      for (LatentActs<T>& a : *ll)
-        for (Act<T>* act : {&a.cat, &a.post, &a.prior, &a.z, &a.cat_ln.out, &a.prior_ln.out}) zero(act->g);
-    for (Act<T>* act : {&e_w0, &e_w1, &h_b0, &h_b1, &raw_w0, &raw_w1, &raw_b0, &raw_b1, &bil_a, &bil_b, &ln_w0.out,
-                        &ln_w1.out, &ln_b0.out, &ln_b1.out, &ln_bil.out})
-      zero(act->g);
-    zero(dw0);
-    Kokkos::deep_copy(exec, db0, T(0)), Kokkos::deep_copy(exec, dw1, T(0)), Kokkos::deep_copy(exec, db1, T(0));
-  }
+  // Every gradient buffer backward accumulates into lives in the arena.
+  void zero_gradients() { Kokkos::deep_copy(exec, alloc.arena, T(0)); }
 
   View1<T> theta_slice(const View1<T>& theta, std::int64_t offset, std::int64_t size) const {
     return View1<T>(theta.data() + offset, size);
@@ -829,7 +836,8 @@ struct Model<T>::Impl {
 template <class T>
 Model<T>::Model(const HypernetLayout& layout, std::int64_t batch, std::int64_t n, std::int64_t m, std::int64_t samples,
                 kernels::InputKind input, kernels::NormKind norm)
-    : impl_(std::make_unique<Impl>(layout, batch, n, m, samples, input, norm)) {}
+    : impl_(std::make_unique<Impl>(layout, batch, n, m, samples, input, norm, /*counting=*/false,
+                                   Impl(layout, batch, n, m, samples, input, norm, /*counting=*/true).alloc.arena_used)) {}
 template <class T>
 Model<T>::~Model() = default;
 template <class T>
