@@ -1,5 +1,7 @@
-// hnet generate DECK --beta B --seed S [--n N]: run the hypernetwork once and write the network it
-// generates, with its loss on the fixed evaluation set and its D_KL.
+// hnet generate DECK --beta B --seed S [--n N] [--step K [--job J]]: run the hypernetwork once (at
+// initialisation, or a trained job's saved model) and write the network it generates, with its loss
+// on the fixed evaluation set and its D_KL.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,11 +12,47 @@
 #include "hnet/deck_mpi.hpp"
 #include "hnet/evaluation.hpp"
 #include "hnet/hdf5_file.hpp"
+#include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
+#include "hnet/parallel_layout.hpp"
+#include "hnet/saturating.hpp"
 #include "hnet/task_config.hpp"
 #include "hnet/version.hpp"
 
 namespace hnet::driver {
+
+namespace {
+
+// θ of a trained job's saved model, through the job files' read API; `source` says which.
+std::vector<float> saved_theta(const Deck& deck, const HypernetLayout& layout, const std::string& job_name,
+                               std::int64_t step, std::string& source) {
+  const std::vector<TrainingJob> jobs = training_jobs(deck);
+  auto job = jobs.begin();
+  if (!job_name.empty()) job = std::find_if(jobs.begin(), jobs.end(), [&](const TrainingJob& j) { return j.name == job_name; });
+  if (job == jobs.end()) {
+    std::string names;
+    for (const TrainingJob& j : jobs) names += (names.empty() ? "" : ", ") + j.name;
+    throw std::runtime_error("--job " + job_name + ": the deck has no such training job (it has " + names + ")");
+  }
+  const std::string path = job_results_path(deck, job->name);
+  JobFileInfo info;
+  try {
+    info = read_job_file_info(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--step: " + path + " (results of job " + job->name +
+                             ") is not a readable hnet results file: " + e.what() + " (train first, with this deck)");
+  }
+  if (std::find(info.saved_steps.begin(), info.saved_steps.end(), step) == info.saved_steps.end()) {
+    std::string list;
+    for (std::int64_t s : info.saved_steps) list += (list.empty() ? "" : ", ") + std::to_string(s);
+    throw std::runtime_error("--step " + std::to_string(step) + ": " + path + " has no saved model at that step; it holds steps " +
+                             (list.empty() ? "none" : list));
+  }
+  source = "saved model at step " + std::to_string(step) + " of " + path;
+  return read_saved_theta(info, step, layout.theta_size());
+}
+
+}  // namespace
 
 Command add_generate_command(CLI::App& app) {
   struct Options {
@@ -25,6 +63,8 @@ Command add_generate_command(CLI::App& app) {
     std::int64_t n = 0;
     bool mean = false;
     std::string output;
+    std::int64_t step = -1;
+    std::string job;
   };
   auto o = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("generate", "Generate one network from the hypernetwork for a given β");
@@ -35,6 +75,11 @@ Command add_generate_command(CLI::App& app) {
   sub->add_option("--n", o->n, "Input size of the generated network (default: the deck's target.n)")
       ->check(CLI::Range(1, 4096));
   sub->add_flag("--mean", o->mean, "Use the posterior mean instead of a sample");
+  sub->add_option("--step", o->step,
+                  "Generate from the model saved after this many training steps of a trained run (default: the "
+                  "parameters at initialisation from train.seed)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--job", o->job, "With --step: the training job whose saved model to use (default: the first, seed0)");
   sub->add_option("--output", o->output, "HDF5 file to write (default: <output.dir>/generated/beta<B>_seed<S>_n<N>.h5)");
 
   return {sub, [o](MPI_Comm comm) {
@@ -44,23 +89,19 @@ Command add_generate_command(CLI::App& app) {
             const HypernetLayout layout = build_layout(model_shape(deck));
             {
               const std::int64_t samples = deck.task.eval_size;
-              const auto bytes = [](std::initializer_list<std::int64_t> factors) {
-                std::size_t total = 1;
-                for (const std::int64_t f : factors)
-                  if (__builtin_mul_overflow(total, static_cast<std::size_t>(f), &total)) return SIZE_MAX;
-                return total;
-              };
               MemoryNeed need;
               need.device = {{"model workspace for one network of n = " + std::to_string(n) + ", m = " + std::to_string(m),
                               Model<float>::estimate_bytes(layout, 1, n, m, 1)},
-                             {"theta", bytes({static_cast<std::int64_t>(sizeof(float)), layout.theta_size()})},
+                             {"theta", saturating_product({sizeof(float), layout.theta_size()})},
                              {"evaluation on " + std::to_string(samples) + " inputs",
-                              bytes({static_cast<std::int64_t>(sizeof(float)), samples, n + m + 2})}};
-              need.host = {{"initial theta", bytes({static_cast<std::int64_t>(sizeof(float)), layout.theta_size()})}};
+                              saturating_product({sizeof(float), samples, n + m + 2})}};
+              need.host = {{o->step < 0 ? "initial theta" : "saved theta (read as double, kept as float)",
+                            saturating_product({o->step < 0 ? 4 : 12, layout.theta_size()})}};
               require_memory(need, "generate", "Lower --n, task.eval_size or model.d.", comm);
             }
-            // No saved models yet (training writes them): the parameters are θ at initialisation.
-            const std::vector<float> theta = initial_theta<float>(layout, deck.train.seed);
+            std::string source = "untrained (initial parameters from train.seed)";
+            const std::vector<float> theta = o->step < 0 ? initial_theta<float>(layout, deck.train.seed)
+                                                         : saved_theta(deck, layout, o->job, o->step, source);
             View1<float> theta_view("hnet::generate::theta", theta.size());
             auto host_theta = Kokkos::create_mirror_view(theta_view);
             for (std::size_t k = 0; k < theta.size(); ++k) host_theta(k) = theta[k];
@@ -102,7 +143,7 @@ Command add_generate_command(CLI::App& app) {
               file.attribute("/", "loss", eval.mse[0]);
               file.attribute("/", "normalised_loss", eval.normalised[0]);
               file.attribute("/", "kl_nats", kl);
-              file.attribute("/", "source", std::string("untrained (initial parameters from train.seed)"));
+              file.attribute("/", "source", source);
               file.commit();
               std::printf("generated beta=%.6g seed=%llu n=%lld m=%lld %s loss=%.6g normalised=%.6g kl_nats=%.6g kl_bits=%.6g file=%s\n",
                           o->beta, static_cast<unsigned long long>(o->seed), static_cast<long long>(n),

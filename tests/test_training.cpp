@@ -12,6 +12,7 @@
 #include "fp_traps.hpp"
 #include "hnet/deck.hpp"
 #include "hnet/hdf5_file.hpp"
+#include "hnet/job_file.hpp"
 #include "hnet/sweep.hpp"
 #include "hnet/trainer.hpp"
 

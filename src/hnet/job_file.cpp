@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -12,7 +13,18 @@
 
 namespace hnet {
 
+namespace fs = std::filesystem;
+
+std::string job_results_path(const Deck& deck, const std::string& job_name) {
+  return (fs::path(deck.output.dir) / (job_name + ".h5")).string();
+}
+std::string job_checkpoint_path(const Deck& deck, const std::string& job_name) {
+  return (fs::path(deck.output.dir) / "checkpoints" / (job_name + ".h5")).string();
+}
+
 namespace {
+
+std::string saved_model_dataset(std::int64_t step) { return "models/step_" + std::to_string(step) + "/theta"; }
 
 std::string join_lines(const std::vector<std::string>& items) {
   std::string out;
@@ -74,8 +86,7 @@ void write_job_file(const std::string& path, const JobFileContext& c, const JobS
   std::vector<std::int64_t> model_steps;
   for (const SavedModel& m : s.models) {
     model_steps.push_back(m.step);
-    f.write("models/step_" + std::to_string(m.step) + "/theta", {static_cast<std::int64_t>(m.theta.size())},
-            m.theta.data());
+    f.write(saved_model_dataset(m.step), {static_cast<std::int64_t>(m.theta.size())}, m.theta.data());
   }
   f.write("models/steps", {static_cast<std::int64_t>(model_steps.size())}, model_steps.data());
   f.write("theta", {static_cast<std::int64_t>(s.theta.size())}, s.theta.data());
@@ -152,7 +163,7 @@ JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext
   for (double step : read_hdf5_dataset(path, "models/steps")) {
     SavedModel m;
     m.step = static_cast<std::int64_t>(step);
-    m.theta = as_floats(read_hdf5_dataset(path, "models/step_" + std::to_string(m.step) + "/theta"));
+    m.theta = as_floats(read_hdf5_dataset(path, saved_model_dataset(m.step)));
     s.models.push_back(std::move(m));
   }
 
@@ -192,6 +203,26 @@ std::string model_section(const Deck& deck) {
   only_model.train.log10_beta_min = deck.train.log10_beta_min;
   only_model.train.log10_beta_max = deck.train.log10_beta_max;
   return to_toml(only_model);
+}
+
+JobFileInfo read_job_file_info(const std::string& path) {
+  JobFileInfo info;
+  info.path = path;
+  info.kind = read_hdf5_string_attribute(path, "/", "kind");
+  if (info.kind != "results" && info.kind != "checkpoint") throw std::runtime_error("its kind is '" + info.kind + "'");
+  for (double s : read_hdf5_dataset(path, "models/steps")) info.saved_steps.push_back(static_cast<std::int64_t>(s));
+  info.model_section = read_hdf5_string_attribute(path, "/", "model_section");
+  info.seed = static_cast<std::uint64_t>(read_hdf5_int_attribute(path, "/", "seed"));
+  return info;
+}
+
+std::vector<float> read_saved_theta(const JobFileInfo& file, std::int64_t step, std::int64_t expected_size) {
+  const std::vector<double> v = read_hdf5_dataset(file.path, saved_model_dataset(step));
+  if (static_cast<std::int64_t>(v.size()) != expected_size)
+    throw std::runtime_error(file.path + ": saved model at step " + std::to_string(step) + " has " +
+                             std::to_string(v.size()) + " parameters, this deck's model has " +
+                             std::to_string(expected_size) + " (was it trained with another deck?)");
+  return std::vector<float>(v.begin(), v.end());
 }
 
 }  // namespace hnet
