@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "hnet/drawing.hpp"
+#include "hnet/file_io.hpp"
 
 namespace hnet::driver {
 

@@ -442,24 +442,6 @@ HostNetwork read_sweep_network(const SweepContents& s, const SweepRecord& r) {
   return net;
 }
 
-void write_file_atomically(const std::string& path, const std::string& contents) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error("cannot write " + temporary + " (does the directory exist and is it writable?)");
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot rename " + temporary + " to " + path + ": " + reason);
-  }
-}
-
 std::string render_graphviz(const std::string& program, const std::string& dot_path,
                             const std::vector<GraphvizOutput>& outputs) {
   std::vector<std::string> args{program}, temporaries;

@@ -1,7 +1,8 @@
 #pragma once
-// Writing HDF5 files that are never left half-written: everything goes to a temporary file next
-// to the target, which is renamed over it only after a successful close (rename is atomic on a
-// POSIX file system). A writer destroyed before commit() removes its temporary file.
+// Writing HDF5 files that are never left half-written: a file is built in memory and written by
+// commit() to a temporary file next to the target, which is renamed over it (file_io.hpp; rename
+// is atomic on a POSIX file system). A writer destroyed before commit() writes nothing. Every
+// HDF5 object is owned by an Hdf5Handle, so no error path leaves one open.
 #include <hdf5.h>
 
 #include <cstdint>
@@ -9,6 +10,26 @@
 #include <vector>
 
 namespace hnet {
+
+// Owns one HDF5 identifier (file, group, dataset, ...) and closes it with its close function.
+class Hdf5Handle {
+ public:
+  Hdf5Handle() = default;
+  Hdf5Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Hdf5Handle();
+  Hdf5Handle(Hdf5Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
+  Hdf5Handle& operator=(Hdf5Handle&& other) noexcept;
+  Hdf5Handle(const Hdf5Handle&) = delete;
+  Hdf5Handle& operator=(const Hdf5Handle&) = delete;
+
+  operator hid_t() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  herr_t close();  // now, with its status; the destructor then does nothing
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
 
 class Hdf5Writer {
  public:
@@ -25,18 +46,21 @@ class Hdf5Writer {
   void attribute(const std::string& object, const std::string& name, double value);
   void attribute(const std::string& object, const std::string& name, std::int64_t value);
 
-  // Closes the file and renames it into place; throws if anything failed.
+  // The size of the file as built so far: what commit() would write.
+  std::size_t image_bytes();
+  // Writes the file to disk and renames it into place; throws (an IoError for the disk's
+  // failures, naming the file and the reason) if anything failed, leaving the old file in place.
   void commit();
   const std::string& path() const { return path_; }
 
  private:
-  hid_t ensure_group(const std::string& path);
+  Hdf5Handle ensure_group(const std::string& path);
   void write_raw(const std::string& name, const std::vector<std::int64_t>& dims, hid_t type, const void* data);
-  hid_t open_object(const std::string& object);
+  void write_attribute(const std::string& object, const std::string& name, hid_t type, const void* value);
+  Hdf5Handle open_object(const std::string& object);
 
-  std::string path_, temporary_;
-  hid_t file_ = -1;
-  bool committed_ = false;
+  std::string path_;
+  Hdf5Handle file_;
 };
 
 // A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the

@@ -1,12 +1,10 @@
 #include "hnet/job_file.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 
 #include "hnet/hdf5_file.hpp"
 #include "hnet/version.hpp"
@@ -30,16 +28,6 @@ std::string join_lines(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : "\n") + s;
   return out;
-}
-
-// Test-only: HNET_TEST_WRITE_DELAY_MS=N sleeps N ms halfway through every job file, while the
-// temporary file is open and half-written, so that a kill-and-resume test can land its kills
-// inside a write. Unset, it costs one getenv per file.
-void test_write_delay() {
-  const char* text = std::getenv("HNET_TEST_WRITE_DELAY_MS");
-  if (!text || !*text) return;
-  const long ms = std::strtol(text, nullptr, 10);
-  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext& c);
@@ -81,7 +69,6 @@ void write_job_file(const std::string& path, const JobFileContext& c, const JobS
   f.write("history/network_log10_beta", {steps, batch}, h.network_log10_beta.data());
   f.write("history/network_loss", {steps, batch}, h.network_loss.data());
   f.write("history/network_kl", {steps, batch}, h.network_kl.data());
-  test_write_delay();
 
   std::vector<std::int64_t> model_steps;
   for (const SavedModel& m : s.models) {

@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "hnet/file_io.hpp"
 #include "hnet/hdf5_file.hpp"
 #include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
@@ -303,13 +304,27 @@ void Trainer::save_model_if_due(JobRun& run) {
 
 void Trainer::write_files(JobRun& run, bool with_results) {
   JobState& state = run.state;
-  run.checkpoint_step = state.next_step;
   state.theta = to_host_vector(theta_);
   state.adam_m = to_host_vector(adam_m_);
   state.adam_v = to_host_vector(adam_v_);
-  if (!writer_) return;
-  write_job_file(run.checkpoint_path, run.context, state, /*with_optimizer=*/true);
-  if (with_results) write_job_file(run.results_path, run.context, state, /*with_optimizer=*/false);
+  if (!writer_) {
+    run.checkpoint_step = state.next_step;
+    return;
+  }
+  try {
+    write_job_file(run.checkpoint_path, run.context, state, /*with_optimizer=*/true);
+    run.checkpoint_step = state.next_step;
+    if (with_results) write_job_file(run.results_path, run.context, state, /*with_optimizer=*/false);
+  } catch (const IoError& e) {
+    // The disk's failure, with what a restart can count on.
+    throw IoError(std::string(e.what()) + ". Training of job " + run.job.name + " stopped at step " +
+                      std::to_string(state.next_step) + "; " +
+                      (run.checkpoint_step >= 0 ? "the last complete checkpoint, " + run.checkpoint_path + " at step " +
+                                                      std::to_string(run.checkpoint_step) +
+                                                      ", is intact: fix the problem and continue with --restart"
+                                                : std::string("no checkpoint had been written yet")),
+                  e.error());
+  }
 }
 
 void Trainer::run_job(const TrainingJob& job) {

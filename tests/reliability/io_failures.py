@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Disk and output-directory failures of the hnet command line (README, "Reliability"), one part
+per ctest test:
+
+  full_disk  a disk that fills, fails (EIO) or turns read-only while `hnet train`, `sweep` and
+             `generate` write: exit 1 with the file and the OS error named, no crash, no
+             temporary left, the last complete checkpoint and results intact, and --restart
+             continuing to the same bits as a run never interrupted. On a real tmpfs where the
+             machine allows mounting (root), always with the test-only HNET_FAULT_IO injection.
+
+Run with Debian's /usr/bin/python3, whose h5py this needs.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+from cli_failures import TINY, Cli, Failure, check, expect_unchanged, no_temporaries, read_everything, snapshot
+
+
+def h5_files(directory):
+    return sorted(os.path.relpath(p, directory) for p in glob.glob(os.path.join(directory, "**", "*.h5"), recursive=True)
+                  if "generated" not in p and not p.endswith("sweep.h5"))
+
+
+def contents(path):
+    """Every dataset (but the wall clock) and attribute; the output directory made neutral."""
+    data, attrs = {}, {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            for key, value in obj.attrs.items():
+                attrs[name + "@" + key] = str(value)
+            if isinstance(obj, h5py.Dataset) and name != "history/wall_seconds":
+                v = obj[()]
+                data[name] = (str(v.dtype), v.shape, np.ascontiguousarray(v).tobytes())
+        f.visititems(visit)
+        for key, value in f.attrs.items():
+            attrs["/@" + key] = re.sub(r"^dir = .*$", "dir = <output.dir>", str(value), flags=re.M)
+    return data, attrs
+
+
+def expect_same_run(reference, candidate, what):
+    """The job files of two output directories hold the same bits (a run and its restarted twin)."""
+    files = h5_files(reference)
+    check(files == h5_files(candidate), "%s: other files than the uninterrupted run: %s vs %s"
+          % (what, files, h5_files(candidate)))
+    for rel in files:
+        a, b = contents(os.path.join(reference, rel)), contents(os.path.join(candidate, rel))
+        check(sorted(a[0]) == sorted(b[0]), "%s: %s has other datasets: %s" % (what, rel, sorted(set(a[0]) ^ set(b[0]))))
+        differ = [k for k in a[0] if a[0][k] != b[0][k]] + [k for k in a[1] if a[1].get(k) != b[1].get(k)]
+        check(not differ, "%s: %s differs from the uninterrupted run in %s" % (what, rel, differ))
+    return len(files)
+
+
+def checkpoint_step(directory):
+    path = os.path.join(directory, "checkpoints", "seed0.h5")
+    if not os.path.exists(path):
+        return None
+    with h5py.File(path, "r") as f:
+        return int(f.attrs["next_step"])
+
+
+def expect_io_error(cli, result, errno_text, what):
+    rc, out, err = result
+    check(rc == 1, "%s: exit code %d, expected 1 (139 = a crash)\nstderr: %s" % (what, rc, err[-3000:]))
+    check("hnet: error:" in err and errno_text in err, "%s: the message does not give the OS error %s: %s"
+          % (what, errno_text, err))
+    check(re.search(r"cannot (write|create) \S+", err), "%s: the message does not name the file: %s" % (what, err))
+    check("Segmentation" not in err and "signal" not in err.lower(), "%s: a crash: %s" % (what, err))
+    return err
+
+
+class Tmpfs:
+    """A small tmpfs at a mount point, if this machine lets us mount one (root, CAP_SYS_ADMIN)."""
+
+    def __init__(self, path, size):
+        self.path, self.mounted = path, False
+        os.makedirs(path, exist_ok=True)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.mounted = p.returncode == 0
+        self.reason = p.stdout.decode(errors="replace").strip()
+
+    def fill_to(self, free):
+        """A filler file that leaves `free` bytes (rounded to blocks) to everyone else."""
+        s = os.statvfs(self.path)
+        have = s.f_bavail * s.f_frsize
+        filler = os.path.join(self.path, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, have - free))
+        s = os.statvfs(self.path)
+        return s.f_bavail * s.f_frsize
+
+    def close(self):
+        if self.mounted:
+            subprocess.run(["umount", self.path])
+            self.mounted = False
+
+
+# ---------------------------------------------------------------------------------------------
+
+DISK_SETS = ["train.steps=30", "output.checkpoint_every=5", "output.save_models=8"]
+
+
+def part_full_disk(cli):
+    ref = os.path.join(cli.work, "reference")
+    rc, _, err = cli.train(ref, sets=DISK_SETS)
+    check(rc == 0, "the reference run failed: %s" % err)
+    sizes = {rel: os.path.getsize(os.path.join(ref, rel)) for rel in h5_files(ref)}
+    per_checkpoint = sizes["seed0.h5"] + sizes[os.path.join("checkpoints", "seed0.h5")]
+
+    # Injected: the disk fills (ENOSPC, EDQUOT) or fails (EIO) part-way through a later checkpoint,
+    # or the next file cannot be created (EACCES). The run stops with exit 1 naming the file and the
+    # error; what is on disk is whole, and --restart finishes to the reference's bits.
+    for fault, text in (("ENOSPC", "No space left on device (ENOSPC)"), ("EIO", "Input/output error (EIO)"),
+                        ("EDQUOT", "Disk quota exceeded (EDQUOT)"), ("EACCES", "Permission denied (EACCES)")):
+        d = os.path.join(cli.work, "inject_" + fault)
+        limit = int(2.5 * per_checkpoint)
+        err = expect_io_error(cli, cli.train(d, sets=DISK_SETS, env={"HNET_FAULT_IO": "%s@%d" % (fault, limit)}),
+                              text, "train, %s after %d bytes" % (fault, limit))
+        step = checkpoint_step(d)
+        check(step is not None and 0 < step < 30, "%s: the failure left no earlier checkpoint (%s)" % (fault, step))
+        check("the last complete checkpoint, %s at step %d, is intact" % (os.path.join(d, "checkpoints", "seed0.h5"), step)
+              in err, "%s: the message does not say which checkpoint is intact: %s" % (fault, err))
+        no_temporaries(d, "train, " + fault)
+        for rel in h5_files(d):
+            read_everything(os.path.join(d, rel))
+        rc, _, err = cli.train(d, "--restart", sets=DISK_SETS)
+        check(rc == 0, "%s: --restart after the failure failed: %s" % (fault, err))
+        expect_same_run(ref, d, "train, %s, then --restart" % fault)
+
+    # A failure at the very next write of a restarted run changes nothing on disk, byte for byte.
+    base = os.path.join(cli.work, "base")
+    rc, _, err = cli.train(base, "--stop-after-steps", "10", sets=DISK_SETS)
+    check(rc == 0, "the run before the failure failed: %s" % err)
+    for fault, text in (("ENOSPC", "(ENOSPC)"), ("EIO", "(EIO)"), ("EROFS", "Read-only file system (EROFS)")):
+        d = os.path.join(cli.work, "restart_" + fault)
+        shutil.copytree(base, d)
+        before = snapshot(d)
+        err = expect_io_error(cli, cli.train(d, "--restart", sets=DISK_SETS, env={"HNET_FAULT_IO": fault}), text,
+                              "restart, " + fault)
+        check("at step 10, is intact" in err, "restart, %s: the intact checkpoint is not named: %s" % (fault, err))
+        expect_unchanged(before, d, "restart, " + fault)
+
+    # sweep and generate: the previous sweep.h5 survives a failed one; no generated file appears.
+    rc, _, err = cli.sweep(ref)
+    check(rc == 0, "the reference sweep failed: %s" % err)
+    before = snapshot(ref)
+    rc, out, err = cli.run(["sweep", cli.empty, "--quiet"] + sum((["--set", s] for s in TINY + DISK_SETS + [
+        "output.dir=" + ref]), []), env={"HNET_FAULT_IO": "ENOSPC"})
+    expect_io_error(cli, (rc, out, err), "(ENOSPC)", "sweep")
+    check(os.path.join(ref, "sweep.h5") in err, "sweep: sweep.h5 is not named: %s" % err)
+    expect_unchanged(before, ref, "sweep")
+    out_dir = os.path.join(cli.work, "generate")
+    err = expect_io_error(cli, cli.run(["generate", cli.empty, "--beta", "1e-3", "--set", "output.dir=" + out_dir],
+                                       env={"HNET_FAULT_IO": "EIO"}), "(EIO)", "generate")
+    check(not glob.glob(os.path.join(out_dir, "**", "*.h5*"), recursive=True), "generate: a file was left")
+
+    # A real full disk, where mounting is allowed: a tmpfs with room for a few checkpoints only.
+    mount = Tmpfs(os.path.join(cli.work, "tmpfs"), 8 * 1024 * 1024)
+    try:
+        if not mount.mounted:
+            print("full disk: no tmpfs (%s); the injected faults above stand in for it" % mount.reason)
+        else:
+            d = os.path.join(mount.path, "run")
+            free = mount.fill_to(per_checkpoint + sizes[os.path.join("checkpoints", "seed0.h5")] // 2)
+            err = expect_io_error(cli, cli.train(d, sets=DISK_SETS), "No space left on device (ENOSPC)",
+                                  "train on a full tmpfs (%d bytes free)" % free)
+            step = checkpoint_step(d)
+            check(step is not None and 0 < step < 30, "tmpfs: no earlier checkpoint survived (%s)" % step)
+            no_temporaries(d, "tmpfs")
+            for rel in h5_files(d):
+                read_everything(os.path.join(d, rel))
+            os.remove(os.path.join(mount.path, "filler"))
+            rc, _, err = cli.train(d, "--restart", sets=DISK_SETS)
+            check(rc == 0, "tmpfs: --restart after freeing space failed: %s" % err)
+            expect_same_run(ref, d, "tmpfs, then --restart")
+            print("full disk: a real tmpfs filled at step %d of 30; the restart matched the reference" % step)
+    finally:
+        mount.close()
+    print("full disk: every injected and real failure ended with exit 1, the file and the OS error named (%d commands)"
+          % cli.count)
+
+
+PARTS = {"full_disk": part_full_disk}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hnet", required=True)
+    parser.add_argument("--work", required=True, help="scratch directory (emptied)")
+    parser.add_argument("--mpiexec", default="mpiexec")
+    parser.add_argument("--part", choices=sorted(PARTS) + ["all"], default="all")
+    args = parser.parse_args()
+    if os.path.ismount(os.path.join(args.work, "tmpfs")):  # left by an interrupted earlier run
+        subprocess.run(["umount", os.path.join(args.work, "tmpfs")])
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    cli = Cli(args)
+    try:
+        for name in sorted(PARTS) if args.part == "all" else [args.part]:
+            PARTS[name](cli)
+    except Failure as e:
+        print("FAILED: %s" % e, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
