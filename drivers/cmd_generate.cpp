@@ -11,6 +11,7 @@
 #include "hnet/deck.hpp"
 #include "hnet/deck_mpi.hpp"
 #include "hnet/evaluation.hpp"
+#include "hnet/file_io.hpp"
 #include "hnet/hdf5_file.hpp"
 #include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
@@ -34,10 +35,11 @@ std::vector<float> saved_theta(const Deck& deck, const HypernetLayout& layout, c
     for (const TrainingJob& j : jobs) names += (names.empty() ? "" : ", ") + j.name;
     throw std::runtime_error("--job " + job_name + ": the deck has no such training job (it has " + names + ")");
   }
-  const std::string path = job_results_path(deck, job->name);
+  const JobPaths paths = job_paths(deck, job->name);
+  const std::string& path = paths.results;
   JobFileInfo info;
   try {
-    info = read_job_file_info(path);
+    info = read_job_file_info(paths);
   } catch (const std::exception& e) {
     throw std::runtime_error("--step: " + path + " (results of job " + job->name +
                              ") is not a readable hnet results file: " + e.what() + " (train first, with this deck)");

@@ -1,6 +1,7 @@
 #include "hnet/file_io.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace hnet {
 
@@ -134,6 +136,30 @@ void sync_directory(const std::string& path) {
   ::close(fd);
 }
 
+// Removes dir's <name>.tmp.<digits> files of processes no longer running on this host, for the
+// names `ours` accepts.
+template <class Ours>
+void remove_stale(const fs::path& dir, Ours ours, const std::string& prefix, bool report) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::size_t tmp = name.rfind(".tmp.");
+    if (tmp == std::string::npos || tmp == 0 || !ours(name.substr(0, tmp))) continue;
+    const std::string digits = name.substr(tmp + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(digits.c_str(), nullptr, 10);
+    if (pid == static_cast<long>(::getpid())) continue;
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
+    stale.push_back(it->path());
+  }
+  for (const fs::path& file : stale) {
+    std::error_code removed;
+    if (fs::remove(file, removed) && report)
+      std::printf("%sremoved %s, left by a writer that did not finish\n", prefix.c_str(), file.string().c_str());
+  }
+}
+
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "unknown host";
@@ -178,6 +204,17 @@ void write_file_atomically(const std::string& path, const void* data, std::size_
                   error);
   }
   sync_directory(path);
+}
+
+void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report) {
+  const fs::path target(path);
+  const std::string file = target.filename().string();
+  remove_stale(target.has_parent_path() ? target.parent_path() : fs::path("."),
+               [&](const std::string& name) { return name == file; }, prefix, report);
+}
+
+void remove_stale_temporaries_in(const std::string& dir, const std::string& prefix, bool report) {
+  remove_stale(fs::path(dir), [](const std::string&) { return true; }, prefix, report);
 }
 
 FreeSpace free_disk_space(const std::string& dir) {

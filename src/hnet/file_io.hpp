@@ -38,6 +38,15 @@ inline void write_file_atomically(const std::string& path, const std::string& co
   write_file_atomically(path, contents.data(), contents.size());
 }
 
+// A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the
+// temporary behind. Nothing reads those, but they hold disk space and look like results: this
+// removes path's, except any whose process is still alive on this host (a writer running right
+// now). Names not of the form <file>.tmp.<digits> are not write_file_atomically's and are kept.
+// With report, each removal is printed on stdout after the prefix.
+void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report);
+// The same for every file of a directory that only one writer uses (a job's saved models).
+void remove_stale_temporaries_in(const std::string& dir, const std::string& prefix, bool report);
+
 // Bytes an unprivileged writer may still use on the file system holding dir (statvfs f_bavail).
 // Test-only: HNET_TEST_FREE_BYTES replaces the measured value.
 struct FreeSpace {

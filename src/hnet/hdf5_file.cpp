@@ -1,12 +1,6 @@
 #include "hnet/hdf5_file.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -56,10 +50,10 @@ Hdf5Handle& Hdf5Handle::operator=(Hdf5Handle&& other) noexcept {
 // write_file_atomically at commit: HDF5 never touches the disk, so a full disk or an I/O error
 // is one failed write(2) with its errno, never a half-closed HDF5 file that the library's own
 // clean-up at exit would trip over.
-Hdf5Writer::Hdf5Writer(std::string path) : path_(std::move(path)) {
+Hdf5Writer::Hdf5Writer(std::string path, std::size_t size_hint) : path_(std::move(path)) {
   const Hdf5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose), fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_obj_track_times(fcpl, false);
-  H5Pset_fapl_core(fapl, std::size_t{8} << 20, /*backing_store=*/false);
+  H5Pset_fapl_core(fapl, std::max(size_hint, std::size_t{1} << 20), /*backing_store=*/false);
   file_ = Hdf5Handle(H5Fcreate(temporary_path(path_).c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose);
   if (!file_.valid()) fail("cannot create " + path_ + " in memory");
 }
@@ -159,30 +153,6 @@ void Hdf5Writer::commit() {
   write_file_atomically(path_, image.data(), image.size());
 }
 
-void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string stem = target.filename().string() + ".tmp.";
-  std::error_code ec;
-  std::vector<fs::path> stale;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
-    const std::string digits = name.substr(stem.size());
-    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const long pid = std::strtol(digits.c_str(), nullptr, 10);
-    if (pid == static_cast<long>(::getpid())) continue;
-    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
-    stale.push_back(it->path());
-  }
-  for (const fs::path& file : stale) {
-    std::error_code removed;
-    if (fs::remove(file, removed) && report)
-      std::printf("%sremoved %s, left by a writer that did not finish\n", prefix.c_str(), file.string().c_str());
-  }
-}
-
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
                                       std::vector<std::int64_t>* dims) {
   const Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -200,6 +170,18 @@ std::vector<double> read_hdf5_dataset(const std::string& path, const std::string
         "cannot read " + name + " from " + path);
   if (dims) dims->assign(h.begin(), h.end());
   return values;
+}
+
+std::vector<std::int64_t> read_hdf5_dims(const std::string& path, const std::string& name) {
+  const Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) fail("cannot open " + path + " (missing, truncated or not an HDF5 file)");
+  const Hdf5Handle set(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) fail(path + " has no dataset " + name);
+  const Hdf5Handle space(H5Dget_space(set), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> h(rank > 0 ? rank : 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space, h.data(), nullptr);
+  return std::vector<std::int64_t>(h.begin(), h.end());
 }
 
 namespace {

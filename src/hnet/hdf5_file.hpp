@@ -33,7 +33,8 @@ class Hdf5Handle {
 
 class Hdf5Writer {
  public:
-  explicit Hdf5Writer(std::string path);
+  // size_hint: the expected size of the file (0: unknown); HDF5's buffer grows in steps of it.
+  explicit Hdf5Writer(std::string path, std::size_t size_hint = 0);
   ~Hdf5Writer();
   Hdf5Writer(const Hdf5Writer&) = delete;
   Hdf5Writer& operator=(const Hdf5Writer&) = delete;
@@ -63,16 +64,11 @@ class Hdf5Writer {
   Hdf5Handle file_;
 };
 
-// A writer killed between creating <file>.tmp.<pid> and renaming it into place leaves the
-// temporary behind. Nothing reads those, but they hold disk space and look like results: this
-// removes path's, except any whose process is still alive on this host (a writer running right
-// now). Names not of the form <file>.tmp.<digits> are not Hdf5Writer's and are kept. With
-// report, each removal is printed on stdout after the prefix.
-void remove_stale_temporaries(const std::string& path, const std::string& prefix, bool report);
-
 // Reads a whole dataset as doubles (for tests and tools); throws naming the file and dataset.
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
                                       std::vector<std::int64_t>* dims = nullptr);
+// A dataset's dimensions, without reading it; throws naming the file and dataset.
+std::vector<std::int64_t> read_hdf5_dims(const std::string& path, const std::string& name);
 std::string read_hdf5_string_attribute(const std::string& path, const std::string& object, const std::string& name);
 std::int64_t read_hdf5_int_attribute(const std::string& path, const std::string& object, const std::string& name);
 

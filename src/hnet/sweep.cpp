@@ -12,6 +12,7 @@
 
 #include "hnet/analysis.hpp"
 #include "hnet/evaluation.hpp"
+#include "hnet/file_io.hpp"
 #include "hnet/hdf5_file.hpp"
 #include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
@@ -81,13 +82,14 @@ std::vector<JobFileInfo> check_results_files(const Deck& deck, const std::vector
                                              const std::vector<std::int64_t>& wanted) {
   std::vector<JobFileInfo> files;
   for (const TrainingJob& job : jobs) {
-    const std::string path = job_results_path(deck, job.name);
+    const JobPaths paths = job_paths(deck, job.name);
+    const std::string& path = paths.results;
     if (!fs::exists(path))
       throw std::runtime_error("no results for job " + job.name + ": " + path +
                                " does not exist (train first: hnet train with the same deck)");
     const std::string what = "sweep: " + path + " (results of job " + job.name + ")";
     try {
-      files.push_back(read_job_file_info(path));
+      files.push_back(read_job_file_info(paths));
     } catch (const std::exception& e) {
       throw std::runtime_error(what + " is not a readable hnet results file: " + e.what() +
                                ". Nothing was written; train the job again or restore the file.");
@@ -129,7 +131,7 @@ struct SweepPlan {
   std::int64_t seeds = 0, ratio = 0;
 };
 
-SweepPlan plan_sweep(const Deck& deck) {
+SweepPlan plan_sweep(const Deck& deck, std::int64_t theta_size) {
   const SweepConfig& sc = deck.sweep;
   SweepPlan plan;
   plan.jobs = training_jobs(deck);
@@ -144,6 +146,14 @@ SweepPlan plan_sweep(const Deck& deck) {
     std::sort(plan.steps.begin(), plan.steps.end());
   }
   if (plan.steps.empty()) throw std::runtime_error(plan.files.front().path + " holds no saved models");
+  for (const JobFileInfo& file : plan.files) {
+    try {
+      for (std::int64_t step : plan.steps) check_saved_model(file, step, theta_size);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("sweep: " + file.path + " (results of job " + file.paths.job + "): " + e.what() +
+                               ". Nothing was written; train the job again or restore the file.");
+    }
+  }
   plan.sizes = {train_n};
   for (std::int64_t n : sc.sizes) plan.sizes.push_back(n);
   std::sort(plan.sizes.begin(), plan.sizes.end());
@@ -163,8 +173,10 @@ SweepPlan plan_sweep(const Deck& deck) {
 }
 
 // Refuse before allocating: this rank's workspaces and evaluation sets (one of each per size, all
-// kept), its records; rank 0 also holds everyone's records while it writes the file.
-void require_sweep_memory(const SweepPlan& plan, const HypernetLayout& layout, const EvaluationConfig& evaluation,
+// kept), its records; rank 0 also holds everyone's records while it writes the file, and the file
+// itself, built in memory. Returns the bytes of all records and networks (an upper estimate of
+// the file).
+std::size_t require_sweep_memory(const SweepPlan& plan, const HypernetLayout& layout, const EvaluationConfig& evaluation,
                           MPI_Comm world) {
   int rank = 0, size = 1;
   MPI_Comm_rank(world, &rank);
@@ -194,12 +206,15 @@ void require_sweep_memory(const SweepPlan& plan, const HypernetLayout& layout, c
                  {"theta", saturating_product({sizeof(float), layout.theta_size()})},
                  {"evaluation on " + std::to_string(evaluation.samples) + " inputs", evaluation_peak}};
   need.host = {{"this rank's records and networks", mine_bytes}};
-  if (rank == 0)
+  if (rank == 0) {
     need.host.push_back({"all records and networks, gathered for sweep.h5 (twice)", saturating_add(all_bytes, all_bytes)});
+    need.host.push_back({"sweep.h5 built in memory before it is written (twice)", saturating_add(all_bytes, all_bytes)});
+  }
   require_memory(need, "sweep",
                  "Lower sweep.generation_seeds, sweep.sizes, task.eval_size, sweep.beta_points or sweep.steps, "
                  "or spread the sweep over more ranks.",
                  world);
+  return all_bytes;
 }
 
 // This rank's units (u % size == rank): generated, evaluated, measured and classified, appended as
@@ -317,7 +332,9 @@ void write_sweep_file(const std::string& path, const Deck& deck, const SweepPlan
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
   remove_stale_temporaries(path, "sweep: ", !options.quiet);
-  Hdf5Writer f(path);
+  std::size_t bytes = saturating_product({sizeof(double), field_count + 1, static_cast<std::int64_t>(g.network_row.size())});
+  for (const auto& [n, w0] : g.w0) bytes = saturating_add(bytes, saturating_product({sizeof(float), 2, static_cast<std::int64_t>(w0.size())}));
+  Hdf5Writer f(path, bytes);
   std::string job_names, class_names, commands;
   for (const TrainingJob& j : plan.jobs) job_names += (job_names.empty() ? "" : "\n") + j.name;
   for (AlgorithmClass c : all_algorithm_classes()) class_names += (class_names.empty() ? "" : "\n") + std::string(to_string(c));
@@ -368,8 +385,10 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
   MPI_Comm_size(world, &size);
   const HypernetLayout layout = build_layout(model_shape(deck));
   const EvaluationConfig evaluation = evaluation_config(deck.task);
-  const SweepPlan plan = plan_sweep(deck);
+  const SweepPlan plan = plan_sweep(deck, layout.theta_size());
   require_sweep_memory(plan, layout, evaluation, world);
+  SweepSummary summary;
+  summary.path = options.output.empty() ? default_sweep_path(deck) : options.output;
   const std::int64_t networks = static_cast<std::int64_t>(plan.units.size()) * plan.seeds;
   if (rank == 0 && !options.quiet)
     std::printf("sweep: %zu jobs x %zu steps x %zu sizes x %zu posteriors x %zu betas x %lld seeds = %lld networks on %d ranks\n",
@@ -378,8 +397,6 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
   const std::vector<double> mine = evaluate_units(deck, plan, layout, evaluation, world, options.quiet);
   const GatheredSweep gathered = gather_units(plan, mine, world);
 
-  SweepSummary summary;
-  summary.path = options.output.empty() ? default_sweep_path(deck) : options.output;
   summary.networks = networks;
   if (rank == 0) write_sweep_file(summary.path, deck, plan, gathered, options);
   MPI_Barrier(world);

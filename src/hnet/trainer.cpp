@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <stdexcept>
 
 #include "hnet/file_io.hpp"
@@ -86,6 +87,17 @@ double global_norm(const View1<float>& gradient, const View1<double>& partials, 
 }
 
 
+// The most saved models that fall between two checkpoints (step 0 waits for the first).
+std::int64_t most_models_per_checkpoint(const Deck& deck) {
+  std::map<std::int64_t, std::int64_t> per_checkpoint;
+  ++per_checkpoint[0];
+  for (std::int64_t step : saved_model_steps(deck.train.steps, deck.output.save_models))
+    ++per_checkpoint[(step - 1) / deck.output.checkpoint_every];
+  std::int64_t most = 0;
+  for (const auto& [interval, count] : per_checkpoint) most = std::max(most, count);
+  return most;
+}
+
 // Refuses a deck that would not fit before anything is allocated (collective over the world).
 void require_training_memory(const Deck& deck, const HypernetLayout& layout, const GroupLayout& group) {
   const TrainConfig& tc = deck.train;
@@ -99,8 +111,16 @@ void require_training_memory(const Deck& deck, const HypernetLayout& layout, con
        saturating_product({4, sizeof(float), size})}};
   if (group.group_size > 1)
     need.device.push_back({"gradient exchange", saturating_product({group.group_size, sizeof(float), size})});
-  need.host = {{"checkpoint copies and " + std::to_string(deck.output.save_models + 1) + " saved models of theta",
-                saturating_product({3 + deck.output.save_models + 1, sizeof(float), size})},
+  // The checkpoint is built in memory before it is written: HDF5's buffer and the copy handed to
+  // the disk. Saved models wait in memory for the next checkpoint.
+  const std::size_t checkpoint = job_file_bytes(deck, size, /*with_optimizer=*/true);
+  const std::int64_t pending = most_models_per_checkpoint(deck);
+  need.host = {{"theta and Adam moments (3 x " + std::to_string(size) + " floats)",
+                saturating_product({3, sizeof(float), size})},
+               {"up to " + std::to_string(pending) + " saved models waiting for their checkpoint",
+                saturating_product({pending, sizeof(float), size})},
+               {"a checkpoint file built in memory (" + format_bytes(checkpoint) + ", twice)",
+                saturating_add(checkpoint, checkpoint)},
                {"per-step history of " + std::to_string(tc.steps) + " steps",
                 saturating_product({sizeof(double), tc.steps, 9 + 3 * tc.batch_beta})}};
   require_memory(need, "train",
@@ -120,9 +140,15 @@ struct StepStatistics {
 struct JobRun {
   const TrainingJob& job;
   JobFileContext context;
-  std::string results_path, checkpoint_path;
+  JobPaths paths;
   JobState state;
+  // Models saved since the last checkpoint (θ on the writer only). They are written with the
+  // next checkpoint, just before it, so the files on disk change only at checkpoints: a run that
+  // stops or dies between two leaves exactly what the last one left.
+  std::vector<std::pair<std::int64_t, std::vector<float>>> pending;
   std::int64_t checkpoint_step = -1;  // step of the newest checkpoint on disk (-1: none), for failure messages
+  int checkpoints = 0;                // written by this call, and the time they took (the writer's)
+  double checkpoint_seconds = 0.0, last_checkpoint_seconds = 0.0;
 };
 
 // The group's training workspace, allocated once for all of its jobs.
@@ -173,28 +199,33 @@ class Trainer {
 // A fresh job from θ at initialisation, or the newest checkpoint with --restart.
 JobRun Trainer::open_job(const TrainingJob& job) {
   JobRun run{job, JobFileContext{&deck_, &layout_, &job, group_.world_size, group_.group_size},
-             job_results_path(deck_, job.name), job_checkpoint_path(deck_, job.name), JobState{}};
+             job_paths(deck_, job.name), JobState{}, {}};
+  const JobPaths& paths = run.paths;
   if (writer_) {
-    remove_stale_temporaries(run.results_path, "[" + job.name + "] ", !options_.quiet);
-    remove_stale_temporaries(run.checkpoint_path, "[" + job.name + "] ", !options_.quiet);
+    const std::string prefix = "[" + job.name + "] ";
+    remove_stale_temporaries(paths.results, prefix, !options_.quiet);
+    remove_stale_temporaries(paths.checkpoint, prefix, !options_.quiet);
+    remove_stale_temporaries_in(paths.models, prefix, !options_.quiet);
   }
   JobState& state = run.state;
-  if (options_.restart && fs::exists(run.checkpoint_path)) {
-    state = read_checkpoint(run.checkpoint_path, run.context);
+  if (options_.restart && fs::exists(paths.checkpoint)) {
+    state = read_checkpoint(paths, run.context);
     run.checkpoint_step = state.next_step;
     if (writer_ && !options_.quiet)
-      std::printf("[%s] restarting from %s at step %lld\n", job.name.c_str(), run.checkpoint_path.c_str(),
+      std::printf("[%s] restarting from %s at step %lld\n", job.name.c_str(), paths.checkpoint.c_str(),
                   static_cast<long long>(state.next_step));
   } else {
-    if (!options_.restart && !deck_.output.overwrite &&
-        (fs::exists(run.results_path) || fs::exists(run.checkpoint_path)))
-      throw std::runtime_error(run.results_path + " (or its checkpoint) already exists: pass --restart to continue it, "
+    if (!options_.restart && !deck_.output.overwrite && (fs::exists(paths.results) || fs::exists(paths.checkpoint)))
+      throw std::runtime_error(paths.results + " (or its checkpoint) already exists: pass --restart to continue it, "
                                "set output.overwrite = true to start again, or choose another output.dir");
     state.theta = initial_theta<float>(layout_, job.seed);
     state.adam_m.assign(size_, 0.0f);
     state.adam_v.assign(size_, 0.0f);
   }
-  if (writer_) fs::create_directories(fs::path(run.checkpoint_path).parent_path());
+  if (writer_) {
+    fs::create_directories(fs::path(paths.checkpoint).parent_path());
+    fs::create_directories(paths.models);
+  }
   from_host_vector(theta_, state.theta);
   from_host_vector(adam_m_, state.adam_m);
   from_host_vector(adam_v_, state.adam_v);
@@ -264,7 +295,7 @@ void Trainer::update(JobRun& run, std::int64_t step, const StepStatistics& s) {
           "non-finite loss or gradient at step " + std::to_string(step) + " in seed group " +
           std::to_string(group_.group_index) + " (job " + run.job.name + "; objective " + std::to_string(s.objective) +
           ", gradient norm " + std::to_string(s.grad_norm) + "). Training stopped; " +
-          (run.checkpoint_step >= 0 ? "the last checkpoint, " + run.checkpoint_path + " at step " +
+          (run.checkpoint_step >= 0 ? "the last checkpoint, " + run.paths.checkpoint + " at step " +
                                           std::to_string(run.checkpoint_step) + ", is intact"
                                     : std::string("no checkpoint had been written yet")) +
           ". Set train.nonfinite = \"skip\" to skip such steps instead.");
@@ -294,12 +325,27 @@ void Trainer::record(JobRun& run, std::int64_t step, const StepStatistics& s, do
   run.state.next_step = step + 1;
 }
 
+// A disk's failure, with what a restart can count on.
+IoError stopped_by(const JobRun& run, const IoError& e) {
+  return IoError(std::string(e.what()) + ". Training of job " + run.job.name + " stopped at step " +
+                     std::to_string(run.state.next_step) + "; " +
+                     (run.checkpoint_step >= 0 ? "the last complete checkpoint, " + run.paths.checkpoint + " at step " +
+                                                     std::to_string(run.checkpoint_step) +
+                                                     ", is intact: fix the problem and continue with --restart"
+                                               : std::string("no checkpoint had been written yet")),
+                 e.error());
+}
+
+// A saved model is written once, into a file of its own, with the checkpoint after its step.
 void Trainer::save_model_if_due(JobRun& run) {
   const std::int64_t completed = run.state.next_step;
-  if (!std::binary_search(save_steps_.begin(), save_steps_.end(), completed)) return;
-  for (const SavedModel& saved : run.state.models)
-    if (saved.step == completed) return;
-  run.state.models.push_back({completed, to_host_vector(theta_)});
+  const std::vector<std::int64_t>& saved = run.state.saved_steps;
+  if (!std::binary_search(save_steps_.begin(), save_steps_.end(), completed) ||
+      std::find(saved.begin(), saved.end(), completed) != saved.end())
+    return;
+  for (const auto& model : run.pending)
+    if (model.first == completed) return;
+  run.pending.push_back({completed, writer_ ? to_host_vector(theta_) : std::vector<float>{}});
 }
 
 void Trainer::write_files(JobRun& run, bool with_results) {
@@ -307,24 +353,38 @@ void Trainer::write_files(JobRun& run, bool with_results) {
   state.theta = to_host_vector(theta_);
   state.adam_m = to_host_vector(adam_m_);
   state.adam_v = to_host_vector(adam_v_);
-  if (!writer_) {
-    run.checkpoint_step = state.next_step;
-    return;
-  }
+  const auto start = std::chrono::steady_clock::now();
   try {
-    write_job_file(run.checkpoint_path, run.context, state, /*with_optimizer=*/true);
+    // Models first: a checkpoint only lists models that are on disk.
+    for (auto& [step, theta] : run.pending) {
+      if (writer_) write_saved_model(run.paths, run.context, step, theta);
+      state.saved_steps.push_back(step);
+      theta = std::vector<float>();
+    }
+    run.pending.clear();
+    if (writer_) write_job_file(run.paths.checkpoint, run.context, state, /*with_optimizer=*/true);
     run.checkpoint_step = state.next_step;
-    if (with_results) write_job_file(run.results_path, run.context, state, /*with_optimizer=*/false);
+    if (writer_ && with_results) write_job_file(run.paths.results, run.context, state, /*with_optimizer=*/false);
   } catch (const IoError& e) {
-    // The disk's failure, with what a restart can count on.
-    throw IoError(std::string(e.what()) + ". Training of job " + run.job.name + " stopped at step " +
-                      std::to_string(state.next_step) + "; " +
-                      (run.checkpoint_step >= 0 ? "the last complete checkpoint, " + run.checkpoint_path + " at step " +
-                                                      std::to_string(run.checkpoint_step) +
-                                                      ", is intact: fix the problem and continue with --restart"
-                                                : std::string("no checkpoint had been written yet")),
-                  e.error());
+    throw stopped_by(run, e);
   }
+  ++run.checkpoints;
+  run.last_checkpoint_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.checkpoint_seconds += run.last_checkpoint_seconds;
+}
+
+// What the checkpoints cost: count, time (with the saved models written at each) and sizes, which
+// do not grow with the number of saved models.
+void report_checkpoints(const JobRun& run) {
+  if (run.checkpoints == 0) return;
+  std::error_code ec;
+  const auto megabytes = [&](const std::string& path) { return static_cast<double>(fs::file_size(path, ec)) / 1e6; };
+  const std::vector<std::int64_t>& saved = run.state.saved_steps;
+  std::printf("[%s] %d checkpoints in %.3f s (last %.3f s): checkpoint %.1f MB, results %.1f MB; %zu saved models of "
+              "%.1f MB in %s\n",
+              run.job.name.c_str(), run.checkpoints, run.checkpoint_seconds, run.last_checkpoint_seconds,
+              megabytes(run.paths.checkpoint), megabytes(run.paths.results), saved.size(),
+              saved.empty() ? 0.0 : megabytes(run.paths.model(saved.back())), run.paths.models.c_str());
 }
 
 void Trainer::run_job(const TrainingJob& job) {
@@ -358,7 +418,8 @@ void Trainer::run_job(const TrainingJob& job) {
   if (writer_ && !options_.quiet && run.state.history.skipped > 0)
     std::printf("[%s] %lld steps skipped for non-finite values (recorded in state/skipped_steps)\n", job.name.c_str(),
                 static_cast<long long>(run.state.history.skipped));
-  if (writer_) summary.results.push_back(run.results_path);
+  if (writer_ && !options_.quiet) report_checkpoints(run);
+  if (writer_) summary.results.push_back(run.paths.results);
 }
 
 }  // namespace

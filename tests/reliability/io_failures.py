@@ -7,6 +7,12 @@ per ctest test:
              temporary left, the last complete checkpoint and results intact, and --restart
              continuing to the same bits as a run never interrupted. On a real tmpfs where the
              machine allows mounting (root), always with the test-only HNET_FAULT_IO injection.
+  checkpoint_size
+             a long run, in segments continued with --restart, saves 20-odd models; the checkpoint
+             and results files must not grow with them (only with the per-step history), every
+             saved model must be written once, the restarts must give the uninterrupted run's
+             bits, and `hnet sweep` and `hnet generate --step` must read every saved model.
+
 
 Run with Debian's /usr/bin/python3, whose h5py this needs.
 """
@@ -171,7 +177,9 @@ def part_full_disk(cli):
             print("full disk: no tmpfs (%s); the injected faults above stand in for it" % mount.reason)
         else:
             d = os.path.join(mount.path, "run")
-            free = mount.fill_to(per_checkpoint + sizes[os.path.join("checkpoints", "seed0.h5")] // 2)
+            # Room for the first checkpoint (with the models saved before it) and half of the next.
+            first = sum(size for rel, size in sizes.items() if re.match(r"models/seed0/step_[0-5]\.h5$", rel))
+            free = mount.fill_to(first + per_checkpoint + sizes[os.path.join("checkpoints", "seed0.h5")] // 2)
             err = expect_io_error(cli, cli.train(d, sets=DISK_SETS), "No space left on device (ENOSPC)",
                                   "train on a full tmpfs (%d bytes free)" % free)
             step = checkpoint_step(d)
@@ -190,7 +198,58 @@ def part_full_disk(cli):
           % cli.count)
 
 
-PARTS = {"full_disk": part_full_disk}
+def part_checkpoint_size(cli):
+    sets = ["train.steps=120", "output.checkpoint_every=10", "output.save_models=30"]
+    ref = os.path.join(cli.work, "whole")
+    rc, _, err = cli.train(ref, sets=sets)
+    check(rc == 0, "the uninterrupted run failed: %s" % err)
+    d = os.path.join(cli.work, "segments")
+    rows = []  # (steps, saved models, checkpoint bytes, results bytes)
+    model_times = {}
+    for segment in range(12):
+        extra = (["--restart"] if segment else []) + ["--stop-after-steps", "10"]
+        rc, _, err = cli.train(d, *extra, sets=sets)
+        check(rc == 0, "segment %d failed: %s" % (segment, err))
+        with h5py.File(os.path.join(d, "checkpoints", "seed0.h5"), "r") as f:
+            steps, saved = int(f.attrs["next_step"]), [int(s) for s in f["models/steps"][()]]
+            theta_bytes = f["theta"].size * 4
+            batch = f["history/network_loss"].shape[1]
+        rows.append((steps, len(saved), os.path.getsize(os.path.join(d, "checkpoints", "seed0.h5")),
+                     os.path.getsize(os.path.join(d, "seed0.h5"))))
+        for step in saved:
+            path = os.path.join(d, "models", "seed0", "step_%d.h5" % step)
+            model_times.setdefault(step, []).append(os.stat(path).st_mtime_ns if os.path.exists(path) else None)
+    check(rows[-1][0] == 120, "the segments did not reach step 120: %s" % rows)
+    # Only the history may grow: (10 + 3 B_beta) values of 8 bytes per step.
+    per_step = 8 * (10 + 3 * batch)
+    for column, name in ((2, "checkpoint"), (3, "results file")):
+        rest = [row[column] - per_step * row[0] for row in rows]
+        check(max(rest) - min(rest) <= 8192,
+              "the %s grows with the saved models: bytes beyond the history %s while the saved models went %s "
+              "(theta is %d bytes)" % (name, rest, [row[1] for row in rows], theta_bytes))
+    check(rows[-1][1] - rows[0][1] >= 10, "too few models were saved to tell: %s" % rows)
+    # Written once: a model file, once there, is never rewritten by a later segment.
+    for step, times in sorted(model_times.items()):
+        check(None not in times, "the saved model at step %d is not a file of its own in models/seed0/" % step)
+        check(len(set(times)) == 1, "the saved model at step %d was rewritten" % step)
+    check(expect_same_run(ref, d, "segments") >= rows[-1][1] + 2, "not every file was compared")
+
+    # Every saved model is read back: by the sweep (sweep.steps empty: all of them) and by generate.
+    rc, _, err = cli.sweep(d, sets=sets)
+    check(rc == 0, "the sweep over every saved model failed: %s" % err)
+    with h5py.File(os.path.join(d, "sweep.h5"), "r") as f, h5py.File(os.path.join(d, "seed0.h5"), "r") as r:
+        check(list(f["grid/steps"][()]) == list(r["models/steps"][()]), "the sweep did not read every saved model")
+        check(set(f["records/step"][()]) == set(r["models/steps"][()]), "records miss saved models")
+    for step in (saved[0], saved[len(saved) // 2], saved[-1]):
+        rc, out, err = cli.run(["generate", cli.empty, "--beta", "1e-3", "--step", str(step)] +
+                               sum((["--set", s] for s in TINY + sets + ["output.dir=" + d]), []))
+        check(rc == 0 and "generated beta=0.001" in out, "generate --step %d failed: %s" % (step, err))
+    print("checkpoint size: %d saved models, checkpoint %d -> %d bytes and results %d -> %d over 120 steps "
+          "(history %d bytes/step, theta %d bytes)" % (rows[-1][1], rows[0][2], rows[-1][2], rows[0][3], rows[-1][3],
+                                                        per_step, theta_bytes))
+
+
+PARTS = {"full_disk": part_full_disk, "checkpoint_size": part_checkpoint_size}
 
 
 def main():
