@@ -82,7 +82,7 @@ Command add_draw_command(CLI::App& app) {
               prefix = (std::filesystem::path(o->sweep).parent_path() / "drawings" / name).string();
             }
             const auto parent = std::filesystem::path(prefix).parent_path();
-            if (!parent.empty()) std::filesystem::create_directories(parent);
+            if (!parent.empty()) require_writable_directory(parent.string(), "the directory of the drawings");
 
             DrawingOptions drawing;
             drawing.layout = o->layout;

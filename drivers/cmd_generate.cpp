@@ -128,7 +128,7 @@ Command add_generate_command(CLI::App& app) {
             }
             if (is_root(comm)) {
               const auto parent = std::filesystem::path(path).parent_path();
-              if (!parent.empty()) std::filesystem::create_directories(parent);
+              if (!parent.empty()) require_writable_directory(parent.string(), "the directory of the generated file");
               remove_stale_temporaries(path, "generate: ", true);
               Hdf5Writer file(path);
               file.write("W0", {n, m}, net.w0.data());

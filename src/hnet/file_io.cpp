@@ -230,11 +230,15 @@ FreeSpace free_disk_space(const std::string& dir) {
   return {static_cast<std::size_t>(std::min<std::uint64_t>(bytes, SIZE_MAX)), "statvfs of " + dir};
 }
 
-bool require_writable_directory(const std::string& dir, const std::string& what) {
+std::string require_writable_directory(const std::string& dir, const std::string& what) {
   std::error_code ec;
-  bool created = false;
+  std::string top;
+  for (fs::path p = fs::path(dir).lexically_normal(); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    top = p.string();
+    if (p == p.parent_path()) break;
+  }
   if (!fs::is_directory(dir, ec)) {
-    created = fs::create_directories(dir, ec);
+    fs::create_directories(dir, ec);
     if (ec)
       throw IoError("cannot create " + what + " " + dir + ": " + describe_errno(ec.value()) +
                         ". Choose a directory that can be created, or create it first.",
@@ -245,13 +249,23 @@ bool require_writable_directory(const std::string& dir, const std::string& what)
   const int fd = open_for_writing(probe, O_WRONLY | O_CREAT | O_EXCL);
   if (fd < 0) {
     const int error = errno;
+    remove_created_directories(dir, top);
     throw IoError("cannot write in " + what + " " + dir + ": " + describe_errno(error) +
                       ". Choose a writable directory.",
                   error);
   }
   ::close(fd);
   ::unlink(probe.c_str());
-  return created;
+  return top;
+}
+
+void remove_created_directories(const std::string& dir, const std::string& top) {
+  if (top.empty()) return;
+  std::error_code ec;
+  for (fs::path p = fs::path(dir).lexically_normal(); !p.empty(); p = p.parent_path()) {
+    if (!fs::remove(p, ec)) return;  // not empty, or gone: stop
+    if (p == fs::path(top) || p == p.parent_path()) return;
+  }
 }
 
 std::string this_process_description() {

@@ -56,8 +56,12 @@ struct FreeSpace {
 FreeSpace free_disk_space(const std::string& dir);
 
 // Creates dir and its parents if missing and checks that a file can be created in it. Throws an
-// IoError naming dir, `what` (e.g. "output.dir") and the reason. Returns whether it created dir.
-bool require_writable_directory(const std::string& dir, const std::string& what);
+// IoError naming dir, `what` (e.g. "output.dir") and the reason. Returns the topmost directory it
+// created ("" if dir existed), for remove_created_directories.
+std::string require_writable_directory(const std::string& dir, const std::string& what);
+// Undoes require_writable_directory for a run refused afterwards: removes dir and its parents up
+// to `top`, as long as they are empty.
+void remove_created_directories(const std::string& dir, const std::string& top);
 
 // An exclusive lock (flock) on path, created if missing, held while the object lives. The
 // operating system releases it when the process ends in any way, so a killed holder never blocks

@@ -21,6 +21,7 @@ JobPaths job_paths(const Deck& deck, const std::string& job_name) {
   p.results = (dir / (job_name + ".h5")).string();
   p.checkpoint = (dir / "checkpoints" / (job_name + ".h5")).string();
   p.models = (dir / "models" / job_name).string();
+  p.lock = (dir / (job_name + ".lock")).string();
   return p;
 }
 std::string JobPaths::model(std::int64_t step) const {

@@ -41,6 +41,7 @@ struct JobPaths {
   std::string results;     // <dir>/<job>.h5
   std::string checkpoint;  // <dir>/checkpoints/<job>.h5
   std::string models;      // <dir>/models/<job>/, one step_<N>.h5 per saved model
+  std::string lock;        // <dir>/<job>.lock: held by the one process writing the job (file_io.hpp)
   std::string model(std::int64_t step) const;
 };
 JobPaths job_paths(const Deck& deck, const std::string& job_name);

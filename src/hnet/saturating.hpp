@@ -16,6 +16,11 @@ inline std::size_t saturating_product(std::initializer_list<std::int64_t> factor
   return total;
 }
 
+inline std::size_t saturating_multiply(std::size_t a, std::size_t b) {
+  std::size_t total = 0;
+  return __builtin_mul_overflow(a, b, &total) ? SIZE_MAX : total;
+}
+
 inline std::size_t saturating_add(std::size_t a, std::size_t b) {
   std::size_t total = 0;
   return __builtin_add_overflow(a, b, &total) ? SIZE_MAX : total;

@@ -217,6 +217,21 @@ std::size_t require_sweep_memory(const SweepPlan& plan, const HypernetLayout& la
   return all_bytes;
 }
 
+// Before any work: the sweep file's directory usable, with room for the file, and no other sweep
+// writing the same file. Returns the lock, held until the file is written.
+FileLock prepare_sweep_file(const std::string& path, std::size_t file_bytes) {
+  const std::string dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  const std::string created = require_writable_directory(dir, "the directory of the sweep file");
+  const FreeSpace free = free_disk_space(dir);
+  if (free.bytes < file_bytes) {
+    remove_created_directories(dir, created);
+    throw std::runtime_error("sweep: not enough free space for " + path + ": it needs up to " + format_bytes(file_bytes) +
+                             ", but only " + format_bytes(free.bytes) + " is free (" + free.source +
+                             "). Nothing was written; free some space or write it elsewhere (--output).");
+  }
+  return FileLock(path + ".lock", "the sweep file " + path);
+}
+
 // This rank's units (u % size == rank): generated, evaluated, measured and classified, appended as
 // field_count record values then the network's W0, b0, W1, b1. One model workspace and one
 // evaluation set per size; θ loaded once per saved model.
@@ -329,8 +344,6 @@ GatheredSweep gather_units(const SweepPlan& plan, const std::vector<double>& min
 
 void write_sweep_file(const std::string& path, const Deck& deck, const SweepPlan& plan, const GatheredSweep& g,
                       const SweepOptions& options) {
-  const auto parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent);
   remove_stale_temporaries(path, "sweep: ", !options.quiet);
   std::size_t bytes = saturating_product({sizeof(double), field_count + 1, static_cast<std::int64_t>(g.network_row.size())});
   for (const auto& [n, w0] : g.w0) bytes = saturating_add(bytes, saturating_product({sizeof(float), 2, static_cast<std::int64_t>(w0.size())}));
@@ -386,9 +399,13 @@ SweepSummary run_sweep(const Deck& deck, const SweepOptions& options, MPI_Comm w
   const HypernetLayout layout = build_layout(model_shape(deck));
   const EvaluationConfig evaluation = evaluation_config(deck.task);
   const SweepPlan plan = plan_sweep(deck, layout.theta_size());
-  require_sweep_memory(plan, layout, evaluation, world);
+  const std::size_t file_bytes = require_sweep_memory(plan, layout, evaluation, world);
   SweepSummary summary;
   summary.path = options.output.empty() ? default_sweep_path(deck) : options.output;
+  FileLock lock;
+  collective_check(world, [&] {
+    if (rank == 0) lock = prepare_sweep_file(summary.path, file_bytes);
+  });
   const std::int64_t networks = static_cast<std::int64_t>(plan.units.size()) * plan.seeds;
   if (rank == 0 && !options.quiet)
     std::printf("sweep: %zu jobs x %zu steps x %zu sizes x %zu posteriors x %zu betas x %lld seeds = %lld networks on %d ranks\n",

@@ -215,16 +215,9 @@ JobRun Trainer::open_job(const TrainingJob& job) {
       std::printf("[%s] restarting from %s at step %lld\n", job.name.c_str(), paths.checkpoint.c_str(),
                   static_cast<long long>(state.next_step));
   } else {
-    if (!options_.restart && !deck_.output.overwrite && (fs::exists(paths.results) || fs::exists(paths.checkpoint)))
-      throw std::runtime_error(paths.results + " (or its checkpoint) already exists: pass --restart to continue it, "
-                               "set output.overwrite = true to start again, or choose another output.dir");
     state.theta = initial_theta<float>(layout_, job.seed);
     state.adam_m.assign(size_, 0.0f);
     state.adam_v.assign(size_, 0.0f);
-  }
-  if (writer_) {
-    fs::create_directories(fs::path(paths.checkpoint).parent_path());
-    fs::create_directories(paths.models);
   }
   from_host_vector(theta_, state.theta);
   from_host_vector(adam_m_, state.adam_m);
@@ -422,17 +415,69 @@ void Trainer::run_job(const TrainingJob& job) {
   if (writer_) summary.results.push_back(run.paths.results);
 }
 
+// The writer's checks before a run spends anything: output.dir usable with room for one checkpoint
+// of every seed group, this group's jobs locked against other processes, and no result that a
+// fresh start would overwrite. Returns the locks, held until the run ends.
+std::vector<FileLock> prepare_output(const Deck& deck, const GroupLayout& group, std::int64_t theta_size,
+                                     const TrainOptions& options) {
+  std::vector<FileLock> locks;
+  if (group.group_rank != 0) return locks;
+  const std::string& dir = deck.output.dir;
+  const std::string created = require_writable_directory(dir, "output.dir");
+  const std::size_t checkpoint = job_file_bytes(deck, theta_size, /*with_optimizer=*/true);
+  const std::size_t results = job_file_bytes(deck, theta_size, /*with_optimizer=*/false);
+  const std::size_t model = saved_model_bytes(deck, theta_size);
+  const std::int64_t models = most_models_per_checkpoint(deck);
+  const auto writers = std::min<std::int64_t>(group.group_count, static_cast<std::int64_t>(training_jobs(deck).size()));
+  const std::size_t need = saturating_multiply(
+      static_cast<std::size_t>(writers),
+      saturating_sum({checkpoint, results, saturating_multiply(static_cast<std::size_t>(models), model)}));
+  const FreeSpace free = free_disk_space(dir);
+  if (free.bytes < need) {
+    remove_created_directories(dir, created);
+    throw std::runtime_error(
+        "train: not enough free space in output.dir " + dir + ": one checkpoint of " + std::to_string(writers) +
+        " seed group(s) needs " + format_bytes(need) + " (each: checkpoint " +
+        format_bytes(checkpoint) + ", results " + format_bytes(results) + ", up to " + std::to_string(models) +
+        " saved models of " + format_bytes(model) + "), but only " + format_bytes(free.bytes) + " is free (" + free.source +
+        "). Nothing was written; free some space or choose another output.dir.");
+  }
+  for (const TrainingJob& job : group.jobs) {
+    const JobPaths paths = job_paths(deck, job.name);
+    locks.emplace_back(paths.lock, "job " + job.name + " in " + dir);
+    if (!options.restart && !deck.output.overwrite && (fs::exists(paths.results) || fs::exists(paths.checkpoint)))
+      throw std::runtime_error(paths.results + " (or its checkpoint) already exists: pass --restart to continue it, "
+                               "set output.overwrite = true to start again, or choose another output.dir");
+    require_writable_directory(fs::path(paths.checkpoint).parent_path().string(), "output.dir");
+    require_writable_directory(paths.models, "output.dir");
+  }
+  return locks;
+}
+
 }  // namespace
 
-TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world) {
-  GroupLayout group = make_group_layout(deck, world);
-  struct FreeGroup {
-    GroupLayout& g;
-    ~FreeGroup() { free_group_layout(g); }
-  } free_group{group};
-  const HypernetLayout layout = build_layout(model_shape(deck));
-  require_training_memory(deck, layout, group);
-  Trainer trainer(deck, options, group, layout);
+struct TrainingRun::Impl {
+  const Deck& deck;
+  const TrainOptions options;
+  GroupLayout group;
+  HypernetLayout layout;
+  std::vector<FileLock> locks;
+  ~Impl() { free_group_layout(group); }
+};
+
+TrainingRun::TrainingRun(const Deck& deck, const TrainOptions& options, MPI_Comm world)
+    : impl_(new Impl{deck, options, make_group_layout(deck, world), build_layout(model_shape(deck)), {}}) {
+  require_training_memory(deck, impl_->layout, impl_->group);
+  collective_check(world, [&] { impl_->locks = prepare_output(deck, impl_->group, impl_->layout.theta_size(), options); });
+}
+
+TrainingRun::~TrainingRun() = default;
+
+TrainSummary TrainingRun::run() {
+  const Deck& deck = impl_->deck;
+  const TrainOptions& options = impl_->options;
+  const GroupLayout& group = impl_->group;
+  Trainer trainer(deck, options, group, impl_->layout);
   if (group.world_rank == 0 && !options.quiet && static_cast<int>(training_jobs(deck).size()) < group.group_count)
     std::printf("warning: %d seed groups but only %zu training jobs: some ranks will idle (raise parallel.seeds or "
                 "parallel.ranks_per_group)\n",
@@ -447,6 +492,10 @@ TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.flops_per_step = trainer.flops_per_step();
   return summary;
+}
+
+TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world) {
+  return TrainingRun(deck, options, world).run();
 }
 
 }  // namespace hnet

@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,25 @@ struct TrainSummary {
   std::vector<std::string> results; // result files written by this group
 };
 
+// A training run in two phases. The constructor checks everything that can refuse the run before
+// anything is allocated or trained: the MPI layout, memory, output.dir (creatable, writable, room
+// for one checkpoint of every seed group), that no other process writes these jobs (a lock per
+// job, held until the run ends) and that no result would be overwritten by accident. run()
+// trains. Both are collective over world; a refusal throws on every rank alike.
+class TrainingRun {
+ public:
+  TrainingRun(const Deck& deck, const TrainOptions& options, MPI_Comm world);
+  ~TrainingRun();
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+  TrainSummary run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Both phases at once.
 TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world);
 
 }  // namespace hnet

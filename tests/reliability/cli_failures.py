@@ -94,10 +94,12 @@ def digest(path):
 
 
 def snapshot(directory):
-    """Every file under a directory with its digest: a failed command must leave it as it was."""
+    """Every file under a directory with its digest: a failed command must leave it as it was.
+    Lock files (<job>.lock) are the exception: every run takes its jobs' locks and writes its
+    host and PID into them."""
     files = {}
     for path in glob.glob(os.path.join(directory, "**"), recursive=True):
-        if os.path.isfile(path):
+        if os.path.isfile(path) and not path.endswith(".lock"):
             files[os.path.relpath(path, directory)] = digest(path)
     return files
 

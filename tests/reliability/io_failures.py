@@ -13,6 +13,14 @@ per ctest test:
              saved model must be written once, the restarts must give the uninterrupted run's
              bits, and `hnet sweep` and `hnet generate --step` must read every saved model.
 
+  concurrent two `hnet train` on one job of one output.dir (another train.seed, --restart,
+             output.overwrite): the second stops at once, exit 1, naming the first's host and PID,
+             and the first completes to the bits of a run alone; a killed holder never blocks its
+             own --restart; a second `hnet sweep` onto the same sweep.h5 is refused likewise
+  output_dir an output.dir that cannot be created, is not writable or has no room for one
+             checkpoint is refused before the deck is printed or anything allocated, with the
+             directory and the reason named and nothing left behind (real read-only and tiny
+             tmpfs mounts where mounting is allowed; HNET_FAULT_IO and HNET_TEST_FREE_BYTES always)
 
 Run with Debian's /usr/bin/python3, whose h5py this needs.
 """
@@ -22,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -147,13 +156,15 @@ def part_full_disk(cli):
     base = os.path.join(cli.work, "base")
     rc, _, err = cli.train(base, "--stop-after-steps", "10", sets=DISK_SETS)
     check(rc == 0, "the run before the failure failed: %s" % err)
-    for fault, text in (("ENOSPC", "(ENOSPC)"), ("EIO", "(EIO)"), ("EROFS", "Read-only file system (EROFS)")):
+    # (A file system that has turned read-only is found by the start-up check of output.dir.)
+    for fault, text, needle in (("ENOSPC", "(ENOSPC)", "at step 10, is intact"), ("EIO", "(EIO)", "at step 10, is intact"),
+                                ("EROFS", "Read-only file system (EROFS)", "cannot write in output.dir")):
         d = os.path.join(cli.work, "restart_" + fault)
         shutil.copytree(base, d)
         before = snapshot(d)
         err = expect_io_error(cli, cli.train(d, "--restart", sets=DISK_SETS, env={"HNET_FAULT_IO": fault}), text,
                               "restart, " + fault)
-        check("at step 10, is intact" in err, "restart, %s: the intact checkpoint is not named: %s" % (fault, err))
+        check(needle in err, "restart, %s: the message lacks '%s': %s" % (fault, needle, err))
         expect_unchanged(before, d, "restart, " + fault)
 
     # sweep and generate: the previous sweep.h5 survives a failed one; no generated file appears.
@@ -177,9 +188,17 @@ def part_full_disk(cli):
             print("full disk: no tmpfs (%s); the injected faults above stand in for it" % mount.reason)
         else:
             d = os.path.join(mount.path, "run")
-            # Room for the first checkpoint (with the models saved before it) and half of the next.
+            # Room for the first checkpoint (with the models saved before it) and half of the next,
+            # but at least what the start-up check asks for (its estimate, from its message).
             first = sum(size for rel, size in sizes.items() if re.match(r"models/seed0/step_[0-5]\.h5$", rel))
-            free = mount.fill_to(first + per_checkpoint + sizes[os.path.join("checkpoints", "seed0.h5")] // 2)
+            wanted = first + per_checkpoint + sizes[os.path.join("checkpoints", "seed0.h5")] // 2
+            rc, _, err = cli.train(d, sets=DISK_SETS, env={"HNET_TEST_FREE_BYTES": "1"})
+            need = re.search(r"needs [^(]*\((\d+) bytes\)", err)
+            check(rc == 1 and need, "tmpfs: no free-space estimate from the start-up check: %s" % err)
+            wanted = max(wanted, int(need.group(1)) + 8192)
+            everything = sum(sizes.values()) + sizes[os.path.join("checkpoints", "seed0.h5")]
+            check(wanted < everything, "tmpfs: %d bytes would hold the whole run (%d): nothing to test" % (wanted, everything))
+            free = mount.fill_to(wanted)
             err = expect_io_error(cli, cli.train(d, sets=DISK_SETS), "No space left on device (ENOSPC)",
                                   "train on a full tmpfs (%d bytes free)" % free)
             step = checkpoint_step(d)
@@ -249,7 +268,171 @@ def part_checkpoint_size(cli):
                                                         per_step, theta_bytes))
 
 
-PARTS = {"full_disk": part_full_disk, "checkpoint_size": part_checkpoint_size}
+def train_command(cli, out, sets, *extra):
+    argv = [cli.hnet, "train", cli.empty, "--quiet"] + list(extra)
+    for s in TINY + list(sets) + ["output.dir=" + out]:
+        argv += ["--set", s]
+    return argv
+
+
+def start(cli, argv, env=None):
+    full_env = dict(os.environ, OMP_NUM_THREADS="1", OMP_PROC_BIND="false")
+    full_env.update(env or {})
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+
+
+def wait_for(condition, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def names_pid(lock, pid):
+    try:
+        with open(lock) as f:
+            return "PID %d," % pid in f.read()
+    except OSError:
+        return False
+
+
+def expect_refused(cli, result, holder, lock, seconds, what):
+    rc, out, err = result
+    err = cli.expect_error(result, "already being written by another hnet process", "PID %d" % holder.pid,
+                           "host " + socket.gethostname(), lock, what=what)
+    check(seconds < 15, "%s: the refusal took %.1f s, not at once" % (what, seconds))
+    check("resolved deck" not in out, "%s: refused only after printing the deck" % what)
+    check(holder.poll() is None, "%s: the first run ended before the second was refused: the test proves nothing "
+          "(slow the first run further)" % what)
+    return err
+
+
+def part_concurrent(cli):
+    sets = ["train.steps=40", "output.checkpoint_every=4"]
+    slow = {"HNET_TEST_WRITE_DELAY_MS": "150"}  # the first run takes seconds, so the others meet it running
+    ref = os.path.join(cli.work, "alone")
+    rc, _, err = cli.train(ref, sets=sets)
+    check(rc == 0, "the run alone failed: %s" % err)
+
+    d = os.path.join(cli.work, "shared")
+    lock = os.path.join(d, "seed0.lock")
+    first = start(cli, train_command(cli, d, sets), env=slow)
+    try:
+        wait_for(lambda: names_pid(lock, first.pid), 60)  # without locks (older hnet) it never does
+        for what, extra, more in (("another train.seed", [], ["train.seed=2"]), ("--restart", ["--restart"], []),
+                                  ("output.overwrite = true", [], ["train.seed=3", "output.overwrite=true"])):
+            started = time.time()
+            result = cli.train(d, *extra, sets=sets + more)
+            expect_refused(cli, result, first, lock, time.time() - started, "second run, " + what)
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    check(first.returncode == 0, "the first run failed (rc %d): %s" % (first.returncode, err.decode()))
+    expect_same_run(ref, d, "the first of two runs")
+
+    # The holder killed: the operating system releases its lock, --restart goes on at once.
+    d = os.path.join(cli.work, "killed")
+    holder = start(cli, train_command(cli, d, sets), env=slow)
+    reached = wait_for(lambda: (checkpoint_step(d) or 0) >= 8, 120)
+    holder.kill()
+    holder.wait()
+    check(reached, "the run to be killed never reached a checkpoint")
+    started = time.time()
+    rc, _, err = cli.train(d, "--restart", sets=sets)
+    check(rc == 0, "--restart after the holder was killed failed: %s" % err)
+    check(time.time() - started < 60, "--restart after a kill waited")
+    expect_same_run(ref, d, "killed, then --restart")
+
+    # Two sweeps onto one sweep.h5: the second is refused while the first writes.
+    first = start(cli, [cli.hnet, "sweep", cli.empty, "--quiet"] +
+                  sum((["--set", s] for s in TINY + sets + ["output.dir=" + ref]), []),
+                  env={"HNET_TEST_WRITE_DELAY_MS": "4000"})
+    sweep_lock = os.path.join(ref, "sweep.h5.lock")
+    try:
+        wait_for(lambda: names_pid(sweep_lock, first.pid), 60)
+        started = time.time()
+        result = cli.sweep(ref, sets=sets)
+        expect_refused(cli, result, first, sweep_lock, time.time() - started, "second sweep")
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    check(first.returncode == 0, "the first sweep failed: %s" % err.decode())
+    read_everything(os.path.join(ref, "sweep.h5"))
+    print("concurrent: second train (3 ways) and second sweep refused naming the holder; the first runs matched "
+          "a run alone; a killed holder's --restart went on at once (%d commands)" % cli.count)
+
+
+def part_output_dir(cli):
+    quick_sets = ["train.steps=1000000"]  # would train for hours: a refusal must come first
+
+    def refused(out_dir, needles, env=None, what=""):
+        started = time.time()
+        rc, out, err = cli.run(["train", cli.empty] + sum((["--set", s] for s in TINY + quick_sets +
+                                                           ["output.dir=" + out_dir]), []), env=env)
+        err = cli.expect_error((rc, out, err), out_dir, *needles, what=what)
+        check("resolved deck" not in out, "%s: refused only after printing the deck" % what)
+        check(time.time() - started < 30, "%s: the refusal took %.0f s" % (what, time.time() - started))
+        return err
+
+    a_file = os.path.join(cli.work, "a_file")
+    with open(a_file, "w") as f:
+        f.write("not a directory\n")
+    refused(os.path.join(a_file, "run"), ["cannot create output.dir", "Not a directory (ENOTDIR)"],
+            what="output.dir below a file")
+    d = os.path.join(cli.work, "not_writable", "run")
+    refused(d, ["cannot write in output.dir", "Permission denied (EACCES)"], env={"HNET_FAULT_IO": "EACCES"},
+            what="output.dir not writable")
+    check(not os.path.exists(os.path.dirname(d)), "a refused run left %s behind" % os.path.dirname(d))
+    d = os.path.join(cli.work, "small_disk", "run")
+    err = refused(d, ["not enough free space in output.dir", "one checkpoint of 1 seed group(s) needs",
+                      "(100000 bytes) is free"], env={"HNET_TEST_FREE_BYTES": "100000"}, what="too little space")
+    check(not os.path.exists(os.path.dirname(d)), "a refused run left %s behind" % os.path.dirname(d))
+
+    # sweep: its file's directory, and room for the file; an earlier sweep.h5 stays as it was.
+    good = os.path.join(cli.work, "good")
+    rc, _, err = cli.train(good, sets=["train.steps=4"])
+    check(rc == 0, "training for the sweep failed: %s" % err)
+    rc, _, err = cli.run(["sweep", cli.empty, "--output", os.path.join(a_file, "sweep.h5")] +
+                         sum((["--set", s] for s in TINY + ["train.steps=4", "output.dir=" + good]), []))
+    cli.expect_error((rc, "", err), "Not a directory (ENOTDIR)", a_file, what="sweep --output below a file")
+    rc, _, err = cli.sweep(good, sets=["train.steps=4"])
+    check(rc == 0, "the sweep failed: %s" % err)
+    before = snapshot(good)
+    rc, out, err = cli.run(["sweep", cli.empty] + sum((["--set", s] for s in TINY + ["train.steps=4",
+                                                                                     "output.dir=" + good]), []),
+                           env={"HNET_TEST_FREE_BYTES": "10"})
+    cli.expect_error((rc, out, err), "not enough free space for", os.path.join(good, "sweep.h5"), what="sweep, no room")
+    expect_unchanged(before, good, "sweep, no room")
+
+    # Real file systems where mounting is allowed: a read-only one, and one too small.
+    mount = Tmpfs(os.path.join(cli.work, "tmpfs"), 64 * 1024)
+    try:
+        if not mount.mounted:
+            print("output dir: no tmpfs (%s); the injected cases above stand in for it" % mount.reason)
+        else:
+            refused(os.path.join(mount.path, "run"), ["not enough free space in output.dir", "(statvfs of "],
+                    what="a 64 kB tmpfs")
+            check(os.listdir(mount.path) == [], "a refused run wrote into the tmpfs: %s" % os.listdir(mount.path))
+            subprocess.run(["mount", "-o", "remount,ro", mount.path], check=True)
+            refused(os.path.join(mount.path, "run"), ["cannot create output.dir", "Read-only file system (EROFS)"],
+                    what="a read-only tmpfs, a new directory")
+            refused(mount.path, ["cannot write in output.dir", "Read-only file system (EROFS)"],
+                    what="a read-only tmpfs")
+            print("output dir: a real 64 kB and a read-only tmpfs refused")
+    finally:
+        mount.close()
+    print("output dir: every unusable output.dir refused before the deck, naming it and the reason (%d commands)"
+          % cli.count)
+
+
+PARTS = {"full_disk": part_full_disk, "checkpoint_size": part_checkpoint_size, "concurrent": part_concurrent,
+         "output_dir": part_output_dir}
 
 
 def main():
