@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include "hnet/hdf5_file.hpp"
+#include "hnet/sweep_records.hpp"
 
 extern char** environ;
 
@@ -312,12 +313,15 @@ SweepContents read_sweep(const std::string& path) {
   if (is_hdf5 <= 0) throw std::runtime_error(path + " is not an HDF5 file (expected a sweep file from hnet sweep)");
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) throw std::runtime_error("cannot open " + path + " (truncated or damaged HDF5 file)");
-  static const char* const kFields[] = {"job", "step", "log10_beta", "generation_seed", "n", "m", "posterior_mean",
-                                        "loss", "normalised_loss", "kl_nats", "kl_bits", "o1", "o2", "o3", "coverage",
-                                        "class", "network_row"};
+  // The columns a drawing needs (older files lack some of the others).
+  using F = RecordField;
+  static const F needed[] = {F::job, F::step, F::log10_beta, F::generation_seed, F::n, F::m, F::posterior_mean,
+                             F::loss, F::normalised_loss, F::kl_nats, F::kl_bits, F::o1, F::o2, F::o3,
+                             F::coverage, F::algorithm_class, F::network_row};
+  const auto name = [](F field) { return std::string(record_field(field).name); };
   std::string missing;
-  for (const char* field : kFields)
-    if (!has_link(file, std::string("records/") + field)) missing += std::string(missing.empty() ? "" : ", ") + "records/" + field;
+  for (F field : needed)
+    if (!has_link(file, "records/" + name(field))) missing += std::string(missing.empty() ? "" : ", ") + "records/" + name(field);
   const bool has_classes = H5Aexists(file, "class_names") > 0;
   H5Fclose(file);
   if (!missing.empty() || !has_classes)
@@ -334,28 +338,29 @@ SweepContents read_sweep(const std::string& path) {
     // Older or hand-made files: job indices are still shown, only without names.
   }
 
-  std::map<std::string, std::vector<double>> column;
+  std::map<F, std::vector<double>> column;
   std::size_t rows = 0;
-  for (const char* field : kFields) {
+  for (F field : needed) {
     std::vector<std::int64_t> dims;
-    column[field] = read_hdf5_dataset(path, std::string("records/") + field, &dims);
-    if (dims.size() != 1) throw std::runtime_error(path + ": records/" + std::string(field) + " is not one-dimensional");
-    if (field == kFields[0]) rows = column[field].size();
+    column[field] = read_hdf5_dataset(path, "records/" + name(field), &dims);
+    if (dims.size() != 1) throw std::runtime_error(path + ": records/" + name(field) + " is not one-dimensional");
+    if (field == needed[0]) rows = column[field].size();
     if (column[field].size() != rows)
-      throw std::runtime_error(path + ": records/" + std::string(field) + " has " + std::to_string(column[field].size()) +
-                               " rows, records/job has " + std::to_string(rows));
+      throw std::runtime_error(path + ": records/" + name(field) + " has " + std::to_string(column[field].size()) +
+                               " rows, records/" + name(needed[0]) + " has " + std::to_string(rows));
   }
   s.records.resize(rows);
-  auto integer = [&](const char* field, std::size_t r) { return static_cast<std::int64_t>(column[field][r]); };
+  auto real = [&](F field, std::size_t r) { return column[field][r]; };
+  auto integer = [&](F field, std::size_t r) { return static_cast<std::int64_t>(column[field][r]); };
   for (std::size_t r = 0; r < rows; ++r) {
     SweepRecord& x = s.records[r];
     x.index = static_cast<std::int64_t>(r);
-    x.job = integer("job", r), x.step = integer("step", r), x.generation_seed = integer("generation_seed", r);
-    x.n = integer("n", r), x.m = integer("m", r), x.posterior_mean = integer("posterior_mean", r) != 0;
-    x.log10_beta = column["log10_beta"][r], x.loss = column["loss"][r];
-    x.normalised_loss = column["normalised_loss"][r], x.kl_nats = column["kl_nats"][r], x.kl_bits = column["kl_bits"][r];
-    x.o1 = column["o1"][r], x.o2 = column["o2"][r], x.o3 = column["o3"][r], x.coverage = column["coverage"][r];
-    x.algorithm_class = integer("class", r), x.network_row = integer("network_row", r);
+    x.job = integer(F::job, r), x.step = integer(F::step, r), x.generation_seed = integer(F::generation_seed, r);
+    x.n = integer(F::n, r), x.m = integer(F::m, r), x.posterior_mean = integer(F::posterior_mean, r) != 0;
+    x.log10_beta = real(F::log10_beta, r), x.loss = real(F::loss, r), x.normalised_loss = real(F::normalised_loss, r);
+    x.kl_nats = real(F::kl_nats, r), x.kl_bits = real(F::kl_bits, r);
+    x.o1 = real(F::o1, r), x.o2 = real(F::o2, r), x.o3 = real(F::o3, r), x.coverage = real(F::coverage, r);
+    x.algorithm_class = integer(F::algorithm_class, r), x.network_row = integer(F::network_row, r);
   }
 
   // The training n is the deck's; read with toml++ rather than parse_deck so that a file from a

@@ -18,6 +18,7 @@
 #include "hnet/model.hpp"
 #include "hnet/parallel_layout.hpp"
 #include "hnet/saturating.hpp"
+#include "hnet/sweep_records.hpp"
 #include "hnet/task_config.hpp"
 #include "hnet/version.hpp"
 
@@ -46,10 +47,9 @@ struct Unit {
   bool mean;
 };
 
-enum Field {
-  f_job, f_step, f_log10_beta, f_seed, f_n, f_m, f_mean, f_loss, f_normalised, f_kl_nats, f_kl_bits, f_o1, f_o2,
-  f_o3, f_coverage, f_duplication, f_valley_units, f_class, field_count
-};
+// A record's columns (sweep_records.hpp) travel between ranks as doubles in this order.
+constexpr int field_count = record_field_count;
+constexpr int column(RecordField f) { return static_cast<int>(f); }
 
 std::int64_t network_floats(std::int64_t n, std::int64_t m) { return n * m + 2 * m + 1; }
 
@@ -273,14 +273,18 @@ std::vector<double> evaluate_units(const Deck& deck, const SweepPlan& plan, cons
     for (std::int64_t g = 0; g < seeds; ++g) {
       const OrderParameters op = order_parameters(nets[g], thresholds);
       const AlgorithmClass cls = classify(eval.normalised[g], op, thresholds);
-      double record[field_count];
-      record[f_job] = unit.job, record[f_step] = unit.step, record[f_log10_beta] = plan.betas[unit.beta_index];
-      record[f_seed] = g, record[f_n] = unit.n, record[f_m] = unit.n * ratio, record[f_mean] = unit.mean;
-      record[f_loss] = eval.mse[g], record[f_normalised] = eval.normalised[g];
-      record[f_kl_nats] = generated.kl[g], record[f_kl_bits] = generated.kl[g] / std::log(2.0);
-      record[f_o1] = op.o1, record[f_o2] = op.o2, record[f_o3] = op.o3, record[f_coverage] = op.coverage;
-      record[f_duplication] = op.duplication, record[f_valley_units] = static_cast<double>(op.valley_units);
-      record[f_class] = static_cast<double>(static_cast<int>(cls));
+      using F = RecordField;
+      double record[field_count] = {};
+      record[column(F::job)] = unit.job, record[column(F::step)] = unit.step;
+      record[column(F::log10_beta)] = plan.betas[unit.beta_index], record[column(F::generation_seed)] = g;
+      record[column(F::n)] = unit.n, record[column(F::m)] = unit.n * ratio, record[column(F::posterior_mean)] = unit.mean;
+      record[column(F::loss)] = eval.mse[g], record[column(F::normalised_loss)] = eval.normalised[g];
+      record[column(F::kl_nats)] = generated.kl[g], record[column(F::kl_bits)] = generated.kl[g] / std::log(2.0);
+      record[column(F::o1)] = op.o1, record[column(F::o2)] = op.o2, record[column(F::o3)] = op.o3;
+      record[column(F::coverage)] = op.coverage, record[column(F::duplication)] = op.duplication;
+      record[column(F::valley_units)] = static_cast<double>(op.valley_units);
+      record[column(F::algorithm_class)] = static_cast<double>(static_cast<int>(cls));
+      // network_row is known only once rank 0 has gathered every network.
       mine.insert(mine.end(), record, record + field_count);
       const HostNetwork& net = nets[g];
       mine.insert(mine.end(), net.w0.begin(), net.w0.end());
@@ -301,7 +305,6 @@ struct GatheredSweep {
   std::vector<std::vector<double>> records;  // [field][row]
   std::map<std::int64_t, std::vector<float>> w0, b0, w1, b1;
   std::map<std::int64_t, std::vector<std::int64_t>> rows_of;  // n -> the rows of its networks
-  std::vector<std::int64_t> network_row;
 };
 
 // Gathers every rank's units on rank 0 and puts them back in canonical order (empty elsewhere).
@@ -328,6 +331,7 @@ GatheredSweep gather_units(const SweepPlan& plan, const std::vector<double>& min
     const std::int64_t n = plan.units[u].n, m = n * plan.ratio;
     for (std::int64_t seed = 0; seed < plan.seeds; ++seed) {
       for (int f = 0; f < field_count; ++f) g.records[f].push_back(all[at + f]);
+      g.records[column(RecordField::network_row)].back() = static_cast<double>(g.rows_of[n].size());
       at += field_count;
       const double* net = all.data() + at;
       g.w0[n].insert(g.w0[n].end(), net, net + n * m);
@@ -335,7 +339,6 @@ GatheredSweep gather_units(const SweepPlan& plan, const std::vector<double>& min
       g.w1[n].insert(g.w1[n].end(), net + n * m + m, net + n * m + 2 * m);
       g.b1[n].push_back(static_cast<float>(net[n * m + 2 * m]));
       at += network_floats(n, m);
-      g.network_row.push_back(static_cast<std::int64_t>(g.rows_of[n].size()));
       g.rows_of[n].push_back(static_cast<std::int64_t>(g.records[0].size()) - 1);
     }
   }
@@ -345,7 +348,8 @@ GatheredSweep gather_units(const SweepPlan& plan, const std::vector<double>& min
 void write_sweep_file(const std::string& path, const Deck& deck, const SweepPlan& plan, const GatheredSweep& g,
                       const SweepOptions& options) {
   remove_stale_temporaries(path, "sweep: ", !options.quiet);
-  std::size_t bytes = saturating_product({sizeof(double), field_count + 1, static_cast<std::int64_t>(g.network_row.size())});
+  const auto rows = static_cast<std::int64_t>(g.records[0].size());
+  std::size_t bytes = saturating_product({sizeof(double), field_count, rows});
   for (const auto& [n, w0] : g.w0) bytes = saturating_add(bytes, saturating_product({sizeof(float), 2, static_cast<std::int64_t>(w0.size())}));
   Hdf5Writer f(path, bytes);
   std::string job_names, class_names, commands;
@@ -358,19 +362,14 @@ void write_sweep_file(const std::string& path, const Deck& deck, const SweepPlan
   f.attribute("/", "jobs", job_names);
   f.attribute("/", "class_names", class_names);
   f.attribute("/", "commands", commands);
-  const auto rows = static_cast<std::int64_t>(g.records[0].size());
   auto ints = [](const std::vector<double>& v) { return std::vector<std::int64_t>(v.begin(), v.end()); };
-  const char* names[field_count] = {"job", "step", "log10_beta", "generation_seed", "n", "m", "posterior_mean",
-                                    "loss", "normalised_loss", "kl_nats", "kl_bits", "o1", "o2", "o3", "coverage",
-                                    "duplication", "valley_units", "class"};
+  f.attribute("records", "fields", record_field_list());
   for (int field = 0; field < field_count; ++field) {
-    const bool integer = field == f_job || field == f_step || field == f_seed || field == f_n || field == f_m ||
-                         field == f_mean || field == f_valley_units || field == f_class;
-    const std::string name = std::string("records/") + names[field];
-    if (integer) f.write(name, {rows}, ints(g.records[field]).data());
+    const RecordFieldInfo& info = record_field(field);
+    const std::string name = std::string("records/") + info.name;
+    if (info.integer) f.write(name, {rows}, ints(g.records[field]).data());
     else f.write(name, {rows}, g.records[field].data());
   }
-  f.write("records/network_row", {rows}, g.network_row.data());
   for (const auto& [n, list] : g.rows_of) {
     const std::int64_t m = n * plan.ratio, count = list.size();
     const std::string group = "networks/n" + std::to_string(n);
