@@ -87,14 +87,11 @@ std::vector<std::string> split_lines(const std::string& text) {
 // drawing never loads every network of a large sweep.
 std::vector<float> read_row(const std::string& path, const std::string& name, std::int64_t row,
                             std::int64_t expected_count) {
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw std::runtime_error("cannot open " + path + " (missing, truncated or not an HDF5 file)");
-  hid_t set = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
-  if (set < 0) {
-    H5Fclose(file);
-    throw std::runtime_error(path + " has no dataset " + name + " (not a complete sweep file)");
-  }
-  hid_t space = H5Dget_space(set);
+  const Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw std::runtime_error("cannot open " + path + " (missing, truncated or not an HDF5 file)");
+  const Hdf5Handle set(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) throw std::runtime_error(path + " has no dataset " + name + " (not a complete sweep file)");
+  const Hdf5Handle space(H5Dget_space(set), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> dims(rank > 0 ? rank : 0);
   if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
@@ -112,12 +109,10 @@ std::vector<float> read_row(const std::string& path, const std::string& name, st
     start[0] = static_cast<hsize_t>(row), count[0] = 1;
     H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
     const hsize_t flat = per_row;
-    hid_t memory = H5Screate_simple(1, &flat, nullptr);
+    const Hdf5Handle memory(H5Screate_simple(1, &flat, nullptr), H5Sclose);
     status = H5Dread(set, H5T_NATIVE_FLOAT, memory, space, H5P_DEFAULT, values.data());
-    H5Sclose(memory);
     if (status < 0) problem = "cannot read row " + std::to_string(row) + " of " + name;
   }
-  H5Sclose(space), H5Dclose(set), H5Fclose(file);
   if (!problem.empty()) throw std::runtime_error(path + ": " + problem);
   return values;
 }
@@ -311,8 +306,8 @@ SweepContents read_sweep(const std::string& path) {
     throw std::runtime_error(path + ": no such file (hnet sweep writes <output.dir>/sweep.h5)");
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) throw std::runtime_error(path + " is not an HDF5 file (expected a sweep file from hnet sweep)");
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw std::runtime_error("cannot open " + path + " (truncated or damaged HDF5 file)");
+  Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw std::runtime_error("cannot open " + path + " (truncated or damaged HDF5 file)");
   // The columns a drawing needs (older files lack some of the others).
   using F = RecordField;
   static const F needed[] = {F::job, F::step, F::log10_beta, F::generation_seed, F::n, F::m, F::posterior_mean,
@@ -323,7 +318,7 @@ SweepContents read_sweep(const std::string& path) {
   for (F field : needed)
     if (!has_link(file, "records/" + name(field))) missing += std::string(missing.empty() ? "" : ", ") + "records/" + name(field);
   const bool has_classes = H5Aexists(file, "class_names") > 0;
-  H5Fclose(file);
+  file.close();
   if (!missing.empty() || !has_classes)
     throw std::runtime_error(path + " is not an hnet sweep file (missing: " +
                              (missing.empty() ? std::string("") : missing + (has_classes ? "" : ", ")) +

@@ -1,6 +1,7 @@
 #include "hnet/hdf5_file.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -146,11 +147,13 @@ std::size_t Hdf5Writer::image_bytes() {
 }
 
 void Hdf5Writer::commit() {
-  std::vector<char> image(image_bytes());
-  if (H5Fget_file_image(file_, image.data(), image.size()) != static_cast<ssize_t>(image.size()))
+  const std::size_t size = image_bytes();
+  // Not a std::vector: its zero fill would be one more pass over a file of hundreds of MB.
+  const std::unique_ptr<char[]> image(new char[size]);
+  if (H5Fget_file_image(file_, image.get(), size) != static_cast<ssize_t>(size))
     fail("cannot copy the image of " + path_);
-  check(file_.close(), "cannot close " + path_ + " in memory");
-  write_file_atomically(path_, image.data(), image.size());
+  check(file_.close(), "cannot close " + path_ + " in memory");  // frees HDF5's buffer before the write
+  write_file_atomically(path_, image.get(), size);
 }
 
 std::vector<double> read_hdf5_dataset(const std::string& path, const std::string& name,
