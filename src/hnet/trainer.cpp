@@ -11,7 +11,6 @@
 #include <stdexcept>
 
 #include "hnet/file_io.hpp"
-#include "hnet/hdf5_file.hpp"
 #include "hnet/job_file.hpp"
 #include "hnet/model.hpp"
 #include "hnet/parallel_layout.hpp"
