@@ -1,5 +1,6 @@
-// hnet generate DECK --beta B --seed S [--n N]: run the hypernetwork once and write the network it
-// generates, with its loss on the fixed evaluation set and its D_KL.
+// hnet generate DECK --beta B --seed S [--n N] [--step K [--job J]]: run the hypernetwork once (at
+// initialisation, or a trained job's saved model) and write the network it generates, with its loss
+// on the fixed evaluation set and its D_KL.
 #include <cmath>
 #include <cstdio>
 
@@ -26,6 +27,11 @@ Command add_generate_command(CLI::App& app) {
   sub->add_option("--n", r.n, "Input size of the generated network (default: the deck's target.n)")
       ->check(CLI::Range(1, 4096));
   sub->add_flag("--mean", r.mean, "Use the posterior mean instead of a sample");
+  sub->add_option("--step", r.step,
+                  "Generate from the model saved after this many training steps of a trained run (default: the "
+                  "parameters at initialisation from train.seed)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--job", r.job, "With --step: the training job whose saved model to use (default: the first, seed0)");
   sub->add_option("--output", r.output, "HDF5 file to write (default: <output.dir>/generated/beta<B>_seed<S>_n<N>.h5)");
 
   return {sub, [o](MPI_Comm comm) {

@@ -5,6 +5,7 @@
 #include "hnet/deck.hpp"
 #include "hnet/deck_mpi.hpp"
 #include "hnet/sweep.hpp"
+#include "hnet/sweep_records.hpp"
 
 namespace hnet::driver {
 
@@ -22,6 +23,16 @@ Command add_sweep_command(CLI::App& app) {
   sub->add_option("--output", o->sweep.output, "HDF5 file to write (default: <output.dir>/sweep.h5)");
   sub->add_option("--record", o->sweep.commands, "A command to record in the file for the report (repeatable)");
   sub->add_flag("--quiet", o->sweep.quiet, "No progress lines");
+  sub->add_flag_callback(
+      "--list-fields",
+      [] {
+        if (is_root(MPI_COMM_WORLD))
+          for (int k = 0; k < record_field_count; ++k)
+            std::printf("%s\t%s\t%s\n", record_field(k).name, record_field(k).integer ? "int64" : "float64",
+                        record_field(k).meaning);
+        throw CLI::Success();
+      },
+      "Print the columns of the records table the sweep file holds (name, type, meaning) and exit");
   return {sub, [o](MPI_Comm comm) {
             const Deck deck = load_deck_broadcast(o->deck_file, o->overrides, comm);
             std::string self = "hnet sweep " + o->deck_file;

@@ -31,12 +31,14 @@ Command add_train_command(CLI::App& app) {
             int size = 1;
             MPI_Comm_size(comm, &size);
             const bool root = is_root(comm);
+            // Refusals (memory, output.dir, another run on the same jobs) come before the deck.
+            TrainingRun run(deck, o->train, comm);
             if (root) {
               std::printf("%s\n%s\n# ranks %d; resolved deck:\n%s\n", version_string().c_str(),
                           kokkos_configuration().c_str(), size, to_toml(deck).c_str());
               std::fflush(stdout);
             }
-            const TrainSummary s = train(deck, o->train, comm);
+            const TrainSummary s = run.run();
             // Totals over all seed groups.
             double steps = static_cast<double>(s.steps), flops = s.flops_per_step * static_cast<double>(s.steps);
             double seconds = s.seconds;

@@ -1,5 +1,6 @@
-// hnet: MPI_Init → { Kokkos::ScopeGuard; parse; run } → MPI_Finalize, so every View dies before
-// Kokkos finalizes and Kokkos before MPI.
+// hnet: MPI_Init → { Kokkos::ScopeGuard; parse; run } → H5close → MPI_Finalize, so every View
+// dies before Kokkos finalizes, and Kokkos and HDF5 before MPI.
+#include <hdf5.h>
 #include <mpi.h>
 
 #include <CLI/CLI.hpp>
@@ -117,6 +118,9 @@ int main(int argc, char** argv) {
       code = 1;
     }
   }
+  // Explicitly, rather than in HDF5's own exit handler after MPI is gone. Every HDF5 object is
+  // closed by now (hdf5_file.hpp), also on error paths, so this has nothing left to flush.
+  H5close();
   MPI_Finalize();
   return code;
 }

@@ -60,12 +60,19 @@ THRESHOLD_DEFAULTS = {
     "valley_kappa": 0.5,
     "valley_importance": 0.05,
 }
-FIELDS = ["job", "step", "log10_beta", "generation_seed", "n", "m", "posterior_mean", "loss", "normalised_loss",
-          "kl_nats", "kl_bits", "o1", "o2", "o3", "coverage", "duplication", "valley_units", "class"]
-
-
 class ReportError(Exception):
     pass
+
+
+class Columns(dict):
+    """The records table by column; a column the file lacks is a clear error, not a KeyError."""
+
+    def __init__(self, path, columns):
+        super().__init__(columns)
+        self.path = path
+
+    def __missing__(self, key):
+        raise ReportError(f"{self.path} is not an hnet sweep file (missing: records/{key})")
 
 
 def text_attribute(f, name, default=None):
@@ -93,13 +100,19 @@ class Sweep:
         except OSError as e:
             raise ReportError(f"cannot open {path}: not an HDF5 file, or truncated ({e})")
         with f:
-            missing = [f"records/{k}" for k in FIELDS if f"records/{k}" not in f]
+            # The columns are the ones the file lists (hnet sweep writes records@fields; its
+            # `--list-fields` prints them); files without the list hold what records/ holds.
+            records = f["records"] if isinstance(f.get("records"), h5py.Group) else None
+            fields = lines(text_attribute(records, "fields", "")) if records is not None else []
+            if records is not None and not fields:
+                fields = sorted(k for k in records if isinstance(records[k], h5py.Dataset))
+            missing = [f"records/{k}" for k in fields if f"records/{k}" not in f] if records is not None else ["records"]
             if "class_names" not in f.attrs:
                 missing.append("attribute class_names")
             if missing:
                 raise ReportError(f"{path} is not an hnet sweep file (missing: {', '.join(missing)})")
             try:
-                self.r = {k: np.asarray(f[f"records/{k}"][()]) for k in FIELDS}
+                self.r = Columns(path, {k: np.asarray(f[f"records/{k}"][()]) for k in fields})
             except OSError as e:
                 raise ReportError(f"cannot read the records of {path} (truncated?): {e}")
             rows = {k: len(v) for k, v in self.r.items()}

@@ -6,9 +6,12 @@ hand-built examples of each algorithm (model.md §9) with a little noise; the re
 order parameters computed from those networks (§9.1) and made-up losses and D_KL. Nothing in it
 is a result.
 
-    build/bin/hnet-python tests/make_fake_sweep.py OUT.h5 [--deck FILE] [--n 8] [--steps 100,1000]
-        [--sizes 4,12] [--seeds 2] [--jobs 1] [--betas 9] [--no-mean] [--classes LIST]
-        [--job-file JOB.h5]
+    build/bin/hnet-python tests/make_fake_sweep.py OUT.h5 --hnet build/bin/hnet [--deck FILE] [--n 8]
+        [--steps 100,1000] [--sizes 4,12] [--seeds 2] [--jobs 1] [--betas 9] [--no-mean]
+        [--classes LIST] [--job-file JOB.h5]
+
+The columns of the records table are hnet's (`hnet sweep --list-fields`), not a list of this
+script's: a column hnet adds that this script cannot fill is an error here, not a silent gap.
 
 --classes restricts which algorithms appear (comma-separated class names); the β ranges of the
 others fall back to the nearest allowed class, so a test can check a report with classes missing.
@@ -16,6 +19,7 @@ others fall back to the nearest allowed class, so a test can check a report with
 """
 import argparse
 import math
+import subprocess
 import sys
 
 import h5py
@@ -147,6 +151,7 @@ LOSS = {"double-sided": 0.01, "pudding-minus": 0.08, "pudding-plus": 0.1, "conve
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
+    p.add_argument("--hnet", required=True, help="the hnet executable, whose `sweep --list-fields` gives the columns")
     p.add_argument("--deck", help="resolved deck text to store (default: a small built-in one)")
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--steps", default="100,1000")
@@ -175,9 +180,9 @@ def main():
 
     log10_betas = np.linspace(-7.0, 1.0, args.betas) if args.betas > 1 else np.array([-3.0])
     rng = np.random.default_rng(12345)
-    records = {k: [] for k in ["job", "step", "log10_beta", "generation_seed", "n", "m", "posterior_mean", "loss",
-                               "normalised_loss", "kl_nats", "kl_bits", "o1", "o2", "o3", "coverage",
-                               "duplication", "valley_units", "class", "network_row"]}
+    listed = subprocess.run([args.hnet, "sweep", "--list-fields"], stdout=subprocess.PIPE, check=True).stdout.decode()
+    types = dict(line.split("\t")[:2] for line in listed.splitlines() if line)
+    records = {k: [] for k in types}
     networks = {}
 
     def add(job, step, size, lb, seed, mean):
@@ -191,13 +196,15 @@ def main():
         bits = max(0.0, 2000.0 * 10 ** (-(lb + 7) / 2) * (size / args.n) * math.exp(rng.normal(0, 0.1)) - 1)
         net = networks.setdefault(size, {"W0": [], "b0": [], "W1": [], "b1": [], "record": []})
         record = len(records["job"])
-        for key, value in [("job", job), ("step", step), ("log10_beta", lb), ("generation_seed", seed), ("n", size),
-                           ("m", 3 * size), ("posterior_mean", int(mean)), ("loss", normalised * variance),
-                           ("normalised_loss", normalised), ("kl_nats", bits * math.log(2)), ("kl_bits", bits),
-                           ("o1", ops[0]), ("o2", ops[1]), ("o3", ops[2]), ("coverage", ops[3]),
-                           ("duplication", ops[4]), ("valley_units", ops[5]),
-                           ("class", classify(normalised, *ops[:3])), ("network_row", len(net["record"]))]:
-            records[key].append(value)
+        values = {"job": job, "step": step, "log10_beta": lb, "generation_seed": seed, "n": size, "m": 3 * size,
+                  "posterior_mean": int(mean), "loss": normalised * variance, "normalised_loss": normalised,
+                  "kl_nats": bits * math.log(2), "kl_bits": bits, "o1": ops[0], "o2": ops[1], "o3": ops[2],
+                  "coverage": ops[3], "duplication": ops[4], "valley_units": ops[5],
+                  "class": classify(normalised, *ops[:3]), "network_row": len(net["record"])}
+        for key in records:
+            if key not in values:
+                sys.exit(f"make_fake_sweep.py: hnet's sweep records have a column '{key}' this script cannot fill")
+            records[key].append(values[key])
         for key, value in [("W0", w0), ("b0", b0), ("W1", w1), ("b1", b1), ("record", record)]:
             net[key].append(value)
 
@@ -213,7 +220,6 @@ def main():
     deck = open(args.deck).read() if args.deck else DEFAULT_DECK.format(
         n=args.n, last_step=max(steps), betas=args.betas, seeds=args.seeds, jobs=args.jobs,
         sizes=", ".join(str(s) for s in extra), mean="false" if args.no_mean else "true")
-    integer = {"job", "step", "generation_seed", "n", "m", "posterior_mean", "valley_units", "class", "network_row"}
     with h5py.File(args.out, "w") as f:
         f.attrs["hnet_version"] = "0.1.0 (fake sweep from tests/make_fake_sweep.py)"
         f.attrs["git_hash"] = "fake"
@@ -222,7 +228,8 @@ def main():
         f.attrs["class_names"] = "\n".join(CLASS_NAMES)
         f.attrs["commands"] = "hnet train fake.toml\nhnet sweep fake.toml"
         for key, values in records.items():
-            f.create_dataset("records/" + key, data=np.array(values, dtype=np.int64 if key in integer else np.float64))
+            f.create_dataset("records/" + key, data=np.array(values, dtype=np.dtype(types[key])))
+        f["records"].attrs["fields"] = "\n".join(records)
         for size, net in networks.items():
             g = f"networks/n{size}/"
             f.create_dataset(g + "W0", data=np.array(net["W0"], dtype=np.float32))

@@ -35,7 +35,7 @@ execute_process(COMMAND ${HNET} deck ${SOURCE_DIR}/inputs/quick.toml --set targe
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "hnet deck failed (${rc})")
 endif()
-set(make_sweep ${PYTHON} ${SOURCE_DIR}/tests/make_fake_sweep.py)
+set(make_sweep ${PYTHON} ${SOURCE_DIR}/tests/make_fake_sweep.py --hnet ${HNET})
 run(${make_sweep} ${dir}/sweep.h5 --deck ${dir}/deck.toml --job-file ${dir}/job.h5)
 
 if(PART STREQUAL "draw")

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "hnet/drawing.hpp"
+#include "hnet/file_io.hpp"
 #include "hnet/hdf5_file.hpp"
 
 namespace fs = std::filesystem;

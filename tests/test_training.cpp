@@ -12,6 +12,7 @@
 #include "fp_traps.hpp"
 #include "hnet/deck.hpp"
 #include "hnet/hdf5_file.hpp"
+#include "hnet/job_file.hpp"
 #include "hnet/sweep.hpp"
 #include "hnet/trainer.hpp"
 
@@ -55,10 +56,16 @@ void expect_same_dataset(const std::string& a, const std::string& b, const std::
   EXPECT_EQ(differ, 0u) << name << ": " << differ << " of " << va.size() << " values differ between " << a << " and " << b;
 }
 
-void expect_same_results(const std::string& a, const std::string& b) {
+// Two output directories' seed0 results and saved models.
+void expect_same_results(const std::string& dir_a, const std::string& dir_b) {
+  const std::string a = dir_a + "/seed0.h5", b = dir_b + "/seed0.h5";
   for (const char* name : {"theta", "history/objective", "history/loss", "history/kl", "history/grad_norm",
                            "history/network_loss", "history/network_kl", "history/network_log10_beta", "models/steps"})
     expect_same_dataset(a, b, name);
+  for (double step : hnet::read_hdf5_dataset(a, "models/steps")) {
+    const std::string model = "/models/seed0/step_" + std::to_string(static_cast<long long>(step)) + ".h5";
+    expect_same_dataset(dir_a + model, dir_b + model, "theta");
+  }
 }
 
 hnet::TrainOptions quiet() {
@@ -95,7 +102,7 @@ TEST(Training, RestartContinuesBitForBit) {
   hnet::train(tiny_deck(parts, 6), second, MPI_COMM_WORLD);
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() != 0) return;
-  expect_same_results(whole + "/seed0.h5", parts + "/seed0.h5");
+  expect_same_results(whole, parts);
 }
 
 TEST(Training, RankCountDoesNotChangeTheResult) {
@@ -112,7 +119,7 @@ TEST(Training, RankCountDoesNotChangeTheResult) {
   hnet::train(deck, quiet(), MPI_COMM_WORLD);
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() != 0) return;
-  expect_same_results(one + "/seed0.h5", two + "/seed0.h5");
+  expect_same_results(one, two);
 }
 
 TEST(Sweep, RankCountDoesNotChangeTheFile) {

@@ -467,8 +467,15 @@ def validate(path):
         text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
         deck = tomllib.loads(text(f.attrs["deck"]))
         seed = int(f.attrs["seed"])
-        theta0 = torch.from_numpy(f["models/step_0/theta"][:].astype(np.float32)).to(torch.get_default_dtype())
-        theta1 = f["models/step_1/theta"][:].astype(np.float32) if "models/step_1" in f else None
+        # Saved models are files of their own: <output.dir>/models/<job>/step_<N>.h5.
+        models = os.path.join(os.path.dirname(os.path.abspath(path)), "models", text(f.attrs["job"]))
+        with h5py.File(os.path.join(models, "step_0.h5"), "r") as m:
+            theta0 = torch.from_numpy(m["theta"][:].astype(np.float32)).to(torch.get_default_dtype())
+        step1 = os.path.join(models, "step_1.h5")
+        theta1 = None
+        if os.path.exists(step1):
+            with h5py.File(step1, "r") as m:
+                theta1 = m["theta"][:].astype(np.float32)
         h = {k: f["history/" + k][0] for k in ("objective", "grad_norm", "network_loss", "network_kl",
                                                  "network_log10_beta")}
     md, tr, tg = deck["model"], deck["train"], deck["target"]

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "hnet/file_io.hpp"
+
 namespace hnet {
 
 namespace {
@@ -78,7 +80,7 @@ DrawnNetwork draw_sweep_network(const DrawRequest& request) {
   const std::string prefix =
       request.output.empty() ? default_drawing_prefix(request, r, query.job, drawn.job_name) : request.output;
   const auto parent = std::filesystem::path(prefix).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  if (!parent.empty()) require_writable_directory(parent.string(), "the directory of the drawings");
   drawn.dot_path = prefix + ".dot", drawn.svg_path = prefix + ".svg", drawn.png_path = prefix + ".png";
   write_file_atomically(drawn.dot_path, network_dot(net, drawing_options(request, drawn)));
   try {

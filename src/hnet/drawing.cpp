@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include "hnet/hdf5_file.hpp"
+#include "hnet/sweep_records.hpp"
 
 extern char** environ;
 
@@ -86,14 +87,11 @@ std::vector<std::string> split_lines(const std::string& text) {
 // drawing never loads every network of a large sweep.
 std::vector<float> read_row(const std::string& path, const std::string& name, std::int64_t row,
                             std::int64_t expected_count) {
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw std::runtime_error("cannot open " + path + " (missing, truncated or not an HDF5 file)");
-  hid_t set = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
-  if (set < 0) {
-    H5Fclose(file);
-    throw std::runtime_error(path + " has no dataset " + name + " (not a complete sweep file)");
-  }
-  hid_t space = H5Dget_space(set);
+  const Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw std::runtime_error("cannot open " + path + " (missing, truncated or not an HDF5 file)");
+  const Hdf5Handle set(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!set.valid()) throw std::runtime_error(path + " has no dataset " + name + " (not a complete sweep file)");
+  const Hdf5Handle space(H5Dget_space(set), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> dims(rank > 0 ? rank : 0);
   if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
@@ -111,12 +109,10 @@ std::vector<float> read_row(const std::string& path, const std::string& name, st
     start[0] = static_cast<hsize_t>(row), count[0] = 1;
     H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
     const hsize_t flat = per_row;
-    hid_t memory = H5Screate_simple(1, &flat, nullptr);
+    const Hdf5Handle memory(H5Screate_simple(1, &flat, nullptr), H5Sclose);
     status = H5Dread(set, H5T_NATIVE_FLOAT, memory, space, H5P_DEFAULT, values.data());
-    H5Sclose(memory);
     if (status < 0) problem = "cannot read row " + std::to_string(row) + " of " + name;
   }
-  H5Sclose(space), H5Dclose(set), H5Fclose(file);
   if (!problem.empty()) throw std::runtime_error(path + ": " + problem);
   return values;
 }
@@ -365,16 +361,19 @@ SweepContents read_sweep(const std::string& path) {
     throw std::runtime_error(path + ": no such file (hnet sweep writes <output.dir>/sweep.h5)");
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) throw std::runtime_error(path + " is not an HDF5 file (expected a sweep file from hnet sweep)");
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) throw std::runtime_error("cannot open " + path + " (truncated or damaged HDF5 file)");
-  static const char* const kFields[] = {"job", "step", "log10_beta", "generation_seed", "n", "m", "posterior_mean",
-                                        "loss", "normalised_loss", "kl_nats", "kl_bits", "o1", "o2", "o3", "coverage",
-                                        "class", "network_row"};
+  Hdf5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw std::runtime_error("cannot open " + path + " (truncated or damaged HDF5 file)");
+  // The columns a drawing needs (older files lack some of the others).
+  using F = RecordField;
+  static const F needed[] = {F::job, F::step, F::log10_beta, F::generation_seed, F::n, F::m, F::posterior_mean,
+                             F::loss, F::normalised_loss, F::kl_nats, F::kl_bits, F::o1, F::o2, F::o3,
+                             F::coverage, F::algorithm_class, F::network_row};
+  const auto name = [](F field) { return std::string(record_field(field).name); };
   std::string missing;
-  for (const char* field : kFields)
-    if (!has_link(file, std::string("records/") + field)) missing += std::string(missing.empty() ? "" : ", ") + "records/" + field;
+  for (F field : needed)
+    if (!has_link(file, "records/" + name(field))) missing += std::string(missing.empty() ? "" : ", ") + "records/" + name(field);
   const bool has_classes = H5Aexists(file, "class_names") > 0;
-  H5Fclose(file);
+  file.close();
   if (!missing.empty() || !has_classes)
     throw std::runtime_error(path + " is not an hnet sweep file (missing: " +
                              (missing.empty() ? std::string("") : missing + (has_classes ? "" : ", ")) +
@@ -389,28 +388,29 @@ SweepContents read_sweep(const std::string& path) {
     // Older or hand-made files: job indices are still shown, only without names.
   }
 
-  std::map<std::string, std::vector<double>> column;
+  std::map<F, std::vector<double>> column;
   std::size_t rows = 0;
-  for (const char* field : kFields) {
+  for (F field : needed) {
     std::vector<std::int64_t> dims;
-    column[field] = read_hdf5_dataset(path, std::string("records/") + field, &dims);
-    if (dims.size() != 1) throw std::runtime_error(path + ": records/" + std::string(field) + " is not one-dimensional");
-    if (field == kFields[0]) rows = column[field].size();
+    column[field] = read_hdf5_dataset(path, "records/" + name(field), &dims);
+    if (dims.size() != 1) throw std::runtime_error(path + ": records/" + name(field) + " is not one-dimensional");
+    if (field == needed[0]) rows = column[field].size();
     if (column[field].size() != rows)
-      throw std::runtime_error(path + ": records/" + std::string(field) + " has " + std::to_string(column[field].size()) +
-                               " rows, records/job has " + std::to_string(rows));
+      throw std::runtime_error(path + ": records/" + name(field) + " has " + std::to_string(column[field].size()) +
+                               " rows, records/" + name(needed[0]) + " has " + std::to_string(rows));
   }
   s.records.resize(rows);
-  auto integer = [&](const char* field, std::size_t r) { return static_cast<std::int64_t>(column[field][r]); };
+  auto real = [&](F field, std::size_t r) { return column[field][r]; };
+  auto integer = [&](F field, std::size_t r) { return static_cast<std::int64_t>(column[field][r]); };
   for (std::size_t r = 0; r < rows; ++r) {
     SweepRecord& x = s.records[r];
     x.index = static_cast<std::int64_t>(r);
-    x.job = integer("job", r), x.step = integer("step", r), x.generation_seed = integer("generation_seed", r);
-    x.n = integer("n", r), x.m = integer("m", r), x.posterior_mean = integer("posterior_mean", r) != 0;
-    x.log10_beta = column["log10_beta"][r], x.loss = column["loss"][r];
-    x.normalised_loss = column["normalised_loss"][r], x.kl_nats = column["kl_nats"][r], x.kl_bits = column["kl_bits"][r];
-    x.o1 = column["o1"][r], x.o2 = column["o2"][r], x.o3 = column["o3"][r], x.coverage = column["coverage"][r];
-    x.algorithm_class = integer("class", r), x.network_row = integer("network_row", r);
+    x.job = integer(F::job, r), x.step = integer(F::step, r), x.generation_seed = integer(F::generation_seed, r);
+    x.n = integer(F::n, r), x.m = integer(F::m, r), x.posterior_mean = integer(F::posterior_mean, r) != 0;
+    x.log10_beta = real(F::log10_beta, r), x.loss = real(F::loss, r), x.normalised_loss = real(F::normalised_loss, r);
+    x.kl_nats = real(F::kl_nats, r), x.kl_bits = real(F::kl_bits, r);
+    x.o1 = real(F::o1, r), x.o2 = real(F::o2, r), x.o3 = real(F::o3, r), x.coverage = real(F::coverage, r);
+    x.algorithm_class = integer(F::algorithm_class, r), x.network_row = integer(F::network_row, r);
   }
 
   // The training n is the deck's; read with toml++ rather than parse_deck so that a file from a
@@ -495,24 +495,6 @@ HostNetwork read_sweep_network(const SweepContents& s, const SweepRecord& r) {
     throw std::runtime_error(s.path + ": " + group + "/record does not point back at record " + std::to_string(r.index) +
                              " from row " + std::to_string(r.network_row) + " (inconsistent sweep file)");
   return net;
-}
-
-void write_file_atomically(const std::string& path, const std::string& contents) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error("cannot write " + temporary + " (does the directory exist and is it writable?)");
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot rename " + temporary + " to " + path + ": " + reason);
-  }
 }
 
 std::string render_graphviz(const std::string& program, const std::string& dot_path,

@@ -65,9 +65,6 @@ const SweepRecord& select_record(const SweepContents& sweep, const RecordQuery& 
 // The network a record points at (networks/n<N>/..., row network_row), read alone.
 HostNetwork read_sweep_network(const SweepContents& sweep, const SweepRecord& record);
 
-// Writes to a temporary name next to path and renames it into place.
-void write_file_atomically(const std::string& path, const std::string& contents);
-
 struct GraphvizOutput {
   std::string format;  // -T value: svg, png, ...
   std::string path;

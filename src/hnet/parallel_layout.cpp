@@ -1,7 +1,9 @@
 #include "hnet/parallel_layout.hpp"
 
+#include <climits>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 #include "kernels/pairwise_sum.hpp"
 
@@ -56,6 +58,25 @@ GroupLayout make_group_layout(const Deck& deck, MPI_Comm world) {
   for (std::size_t j = 0; j < all.size(); ++j)
     if (static_cast<int>(j % L.group_count) == L.group_index) L.jobs.push_back(all[j]);
   return L;
+}
+
+void collective_check(MPI_Comm comm, const std::function<void()>& check) {
+  std::string error;
+  try {
+    check();
+  } catch (const std::exception& e) {
+    error = *e.what() ? e.what() : "unknown error";
+  }
+  int rank = 0, first = 0;
+  MPI_Comm_rank(comm, &rank);
+  const int mine = error.empty() ? INT_MAX : rank;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == INT_MAX) return;
+  int length = static_cast<int>(error.size());
+  MPI_Bcast(&length, 1, MPI_INT, first, comm);
+  error.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(error.data(), length, MPI_CHAR, first, comm);
+  throw std::runtime_error(error);
 }
 
 void free_group_layout(GroupLayout& layout) {

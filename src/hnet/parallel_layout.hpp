@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct GroupLayout {
 
 // All jobs of the deck, in the order groups take them round-robin.
 std::vector<TrainingJob> training_jobs(const Deck& deck);
+
+// Runs check on this rank; if it throws on any rank of comm, every rank throws the message of the
+// lowest failing rank, so that all stop alike and the reason is printed whichever rank reports it.
+// Collective over comm.
+void collective_check(MPI_Comm comm, const std::function<void()>& check);
 
 // Throws std::runtime_error with an explanation when the world does not fit the deck.
 GroupLayout make_group_layout(const Deck& deck, MPI_Comm world);

@@ -1,10 +1,11 @@
 #pragma once
 // `hnet train`: Adam on θ with warm-up + cosine schedule and global-norm clipping (model.md §7),
 // MPI seed groups with data parallelism inside a group, progress lines, HDF5 results,
-// checkpoints and restart.
+// checkpoints and restart. The files themselves are job_file.hpp's.
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,29 +21,6 @@ struct TrainOptions {
   std::int64_t stop_after_steps = 0;
 };
 
-// Per-step record of one job. Everything but wall_seconds is a pure function of the deck and
-// the step, so a restarted run reproduces it bit for bit.
-struct History {
-  std::vector<std::int64_t> step;
-  std::vector<double> objective, loss, normalised, kl, grad_norm, lr, beta_upper, wall_seconds;
-  std::vector<double> network_log10_beta, network_loss, network_kl;  // [step][B_β], flattened
-  std::int64_t skipped = 0;
-  std::size_t size() const { return step.size(); }
-};
-
-struct SavedModel {
-  std::int64_t step = 0;
-  std::vector<float> theta;
-};
-
-// The state a checkpoint holds, besides the deck.
-struct JobState {
-  std::int64_t next_step = 0;
-  std::vector<float> theta, adam_m, adam_v;
-  History history;
-  std::vector<SavedModel> models;
-};
-
 struct TrainSummary {
   std::int64_t steps = 0;           // steps run in this call (all jobs of this rank's group)
   double seconds = 0.0;
@@ -51,10 +29,25 @@ struct TrainSummary {
   std::vector<std::string> results; // result files written by this group
 };
 
-TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world);
+// A training run in two phases. The constructor checks everything that can refuse the run before
+// anything is allocated or trained: the MPI layout, memory, output.dir (creatable, writable, room
+// for one checkpoint of every seed group), that no other process writes these jobs (a lock per
+// job, held until the run ends) and that no result would be overwritten by accident. run()
+// trains. Both are collective over world; a refusal throws on every rank alike.
+class TrainingRun {
+ public:
+  TrainingRun(const Deck& deck, const TrainOptions& options, MPI_Comm world);
+  ~TrainingRun();
+  TrainingRun(const TrainingRun&) = delete;
+  TrainingRun& operator=(const TrainingRun&) = delete;
+  TrainSummary run();
 
-// Paths of a job's files under output.dir.
-std::string job_results_path(const Deck& deck, const std::string& job_name);
-std::string job_checkpoint_path(const Deck& deck, const std::string& job_name);
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Both phases at once.
+TrainSummary train(const Deck& deck, const TrainOptions& options, MPI_Comm world);
 
 }  // namespace hnet

@@ -7,7 +7,8 @@
                 stops the run naming the step and the seed group and leaves the last checkpoint
                 and results byte for byte as they were; train.nonfinite = "skip" skips and counts
   broken_files  truncated, empty, foreign and inconsistent files given to `train --restart`,
-                `sweep` and `draw` are refused naming the file; nothing is half-written
+                `sweep` and `draw` (checkpoints, results, saved models, sweep files) are refused
+                naming the file; nothing is half-written
   memory        decks that would not fit in memory are refused before allocating, with the size
                 needed and the size available (HNET_TEST_AVAILABLE_BYTES stands in for a small
                 machine); ranks on one node are added up
@@ -93,10 +94,12 @@ def digest(path):
 
 
 def snapshot(directory):
-    """Every file under a directory with its digest: a failed command must leave it as it was."""
+    """Every file under a directory with its digest: a failed command must leave it as it was.
+    Lock files (<job>.lock) are the exception: every run takes its jobs' locks and writes its
+    host and PID into them."""
     files = {}
     for path in glob.glob(os.path.join(directory, "**"), recursive=True):
-        if os.path.isfile(path):
+        if os.path.isfile(path) and not path.endswith(".lock"):
             files[os.path.relpath(path, directory)] = digest(path)
     return files
 
@@ -270,6 +273,18 @@ def part_broken_files(cli):
                 f.write(data)
         return make
 
+    def edit_in_place(change):
+        def make(path):
+            with h5py.File(path, "a") as f:
+                change(f)
+        return make
+
+    def saved_model(damage, step=6):
+        """Damages the file of the model saved at `step`, next to the job file `path`."""
+        return lambda path: damage(os.path.join(os.path.dirname(os.path.dirname(path))
+                                                if os.path.basename(os.path.dirname(path)) == "checkpoints"
+                                                else os.path.dirname(path), "models", "seed0", "step_%d.h5" % step))
+
     common = [("truncated", lambda src: writer(raw[src][: len(raw[src]) // 2])),
               ("truncated to 100 bytes", lambda src: writer(raw[src][:100])),
               ("empty", lambda src: writer(b"")),
@@ -288,6 +303,8 @@ def part_broken_files(cli):
         ("non-finite theta", edit(checkpoint, replace("theta", lambda v: np.full_like(v, np.nan)))),
         ("models out of order", edit(checkpoint, replace("models/steps", lambda v: v[::-1]))),
         ("another model", edit(checkpoint, lambda f: f.attrs.__setitem__("model_section", "[model]\nd = 16\n"))),
+        ("a saved model missing", saved_model(lambda p: os.remove(p))),
+        ("a saved model of the wrong length", saved_model(edit_in_place(replace("theta", lambda v: v[:-1])))),
     ]
     for i, (what, make) in enumerate(checkpoint_cases):
         d = os.path.join(cli.work, "restart%02d" % i)
@@ -303,8 +320,10 @@ def part_broken_files(cli):
     results_cases = [(w, f(results)) for w, f in common] + [
         ("a checkpoint's kind removed", edit(results, lambda f: f.attrs.__delitem__("kind"))),
         ("no saved models", edit(results, lambda f: f.__delitem__("models/steps"))),
-        ("a saved model missing", edit(results, lambda f: f.__delitem__("models/step_6/theta"))),
-        ("a saved model too short", edit(results, replace("models/step_6/theta", lambda v: v[:10]))),
+        ("a saved model missing", saved_model(lambda p: os.remove(p))),
+        ("a saved model too short", saved_model(edit_in_place(replace("theta", lambda v: v[:10])))),
+        ("a saved model of another run", saved_model(edit_in_place(lambda f: f.attrs.__setitem__("seed", 7)))),
+        ("a saved model not HDF5", saved_model(writer(text))),
     ]
     for i, (what, make) in enumerate(results_cases):
         for keep_old in (False, True):

@@ -5,8 +5,8 @@ Trains a tiny deck, kills it with SIGKILL at seeded random moments (at start-up,
 times, and inside checkpoint writes, which HNET_TEST_WRITE_DELAY_MS stretches so a kill can land
 there), resumes it with --restart until it finishes, and then requires:
 
-  * the results and checkpoint files equal those of an uninterrupted run bit for bit (every
-    dataset but history/wall_seconds, every attribute; the deck attribute up to output.dir);
+  * the results, checkpoint and saved-model files equal those of an uninterrupted run bit for bit
+    (every dataset but history/wall_seconds, every attribute; the deck attribute up to output.dir);
   * after every kill, every complete HDF5 file in the output directory opens and reads with h5py,
     and the checkpoint never goes backwards;
   * the temporary files of killed writers (<file>.tmp.<pid>) are gone at the end, while other
@@ -83,7 +83,8 @@ def kill_session(proc):
 
 
 def temporaries(out):
-    return sorted(glob.glob(os.path.join(out, "*.tmp.*")) + glob.glob(os.path.join(out, "checkpoints", "*.tmp.*")))
+    return sorted(glob.glob(os.path.join(out, "*.tmp.*")) + glob.glob(os.path.join(out, "checkpoints", "*.tmp.*")) +
+                  glob.glob(os.path.join(out, "models", "seed0", "*.tmp.*")))
 
 
 def h5_files(out):
@@ -101,7 +102,7 @@ def read_everything(path):
         f.visititems(visit)
         for key in f.attrs:
             f.attrs[key]
-        return int(f.attrs["next_step"])
+        return int(f.attrs["next_step"]) if "next_step" in f.attrs else None  # saved models have none
 
 
 def contents(path):
@@ -179,11 +180,13 @@ class Series:
     def plant(self):
         """Look-alikes of a killed writer's leftovers: only this job's, of dead processes, may go."""
         os.makedirs(os.path.join(self.out, "checkpoints"))
+        os.makedirs(os.path.join(self.out, "models", "seed0"))
         dead = subprocess.Popen(["true"])
         dead.wait()
         garbage = bytes(random.Random(dead.pid).getrandbits(8) for _ in range(3000))
         stale = [os.path.join(self.out, "seed0.h5.tmp.%d" % dead.pid),
-                 os.path.join(self.out, "checkpoints", "seed0.h5.tmp.%d" % dead.pid)]
+                 os.path.join(self.out, "checkpoints", "seed0.h5.tmp.%d" % dead.pid),
+                 os.path.join(self.out, "models", "seed0", "step_3.h5.tmp.%d" % dead.pid)]
         kept = [os.path.join(self.out, "seed0.h5.tmp.%d" % os.getpid()),  # alive: could be writing
                 os.path.join(self.out, "seed1.h5.tmp.%d" % dead.pid),      # another job's
                 os.path.join(self.out, "seed0.h5.tmp.notes")]              # not a writer's name
@@ -251,7 +254,11 @@ class Series:
 
         # The end: the same bits as without kills, whole files, no leftovers of killed writers.
         compared = 0
-        for rel in ["seed0.h5", os.path.join("checkpoints", "seed0.h5")]:
+        models = sorted(os.path.relpath(p, self.ref) for p in glob.glob(os.path.join(self.ref, "models", "seed0", "*.h5")))
+        check(models == sorted(os.path.relpath(p, self.out) for p in glob.glob(os.path.join(self.out, "models", "seed0",
+                                                                                              "*.h5"))),
+              "%s: other saved models than the uninterrupted run's" % self.name)
+        for rel in ["seed0.h5", os.path.join("checkpoints", "seed0.h5")] + models:
             compared += compare(os.path.join(self.ref, rel), os.path.join(self.out, rel))
         for path in h5_files(self.out):
             read_everything(path)
