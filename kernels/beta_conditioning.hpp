@@ -65,6 +65,9 @@ KOKKOS_INLINE_FUNCTION typename V2T::value_type phi_da2(const V2T& dphi, const V
   return acc * swish_derivative(a2(b, j));
 }
 
+// dφ sums of one chunk of U stay in registers up to this width.
+constexpr std::int64_t phi_register_dim = 32;
+
 // dP0[i0 + j] += Σ_b dP[b][i0 + j] and dU[i0 + j][c] += Σ_b dP[b][i0 + j]·φ[b][c] for j < L, every
 // sum over the networks in the pairwise tree.
 template <int L, class V1T, class V2T>
@@ -186,7 +189,7 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
 
   // One team per network: its threads fill one row of partial sums per chunk of U (team scratch),
   // then the partials are added in chunk order. Large tables go to level-1 scratch, which GPUs
-  // back with global memory.
+  // back with global memory. A chunk's sums run in registers (dφ ≤ 32, the usual case: 16).
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
   using Scratch =
@@ -203,12 +206,22 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
         // A plain strided loop: nested TeamThreadRange lambdas would need hand-written captures.
         const std::int64_t rank = team.team_rank(), size = team.team_size();
         for (std::int64_t chunk = rank; chunk < chunks; chunk += size) {
-          for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = 0;
           const std::int64_t i0 = chunk * generate_parameters_chunk;
           const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
-          for (std::int64_t i = i0; i < i1; ++i) {
-            const double g = dP(b, i);
-            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) += static_cast<double>(U(i, c)) * g;
+          if (dim <= detail::phi_register_dim) {
+            double acc[detail::phi_register_dim] = {};
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const double g = dP(b, i);
+              const T* u = &U(i, 0);
+              for (std::int64_t c = 0; c < dim; ++c) acc[c] += static_cast<double>(u[c]) * g;
+            }
+            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = acc[c];
+          } else {
+            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = 0;
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const double g = dP(b, i);
+              for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) += static_cast<double>(U(i, c)) * g;
+            }
           }
         }
         team.team_barrier();
