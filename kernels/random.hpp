@@ -18,6 +18,7 @@ enum class Purpose : std::uint64_t {
   evaluation_inputs = 6,
   test_data = 7,
   handbuilt = 8,
+  size_draws = 9,
 };
 
 // splitmix64's finaliser: a bijection on 64-bit integers with full avalanche.

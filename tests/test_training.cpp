@@ -122,6 +122,39 @@ TEST(Training, RankCountDoesNotChangeTheResult) {
   expect_same_results(one, two);
 }
 
+// train.sizes: every step draws one input size for all of its networks, from (seed, step) alone, so
+// a restart and a change of rank count still reproduce the bits; and the run is not the
+// single-size run.
+TEST(Training, SeveralSizesRestartAndRankCountKeepTheBits) {
+  const std::string whole = scratch("sizes_whole"), parts = scratch("sizes_parts"), single = scratch("sizes_single");
+  auto deck = [](const std::string& dir) {
+    hnet::Deck d = tiny_deck(dir, 6);
+    d.train.sizes = {3, 4, 6};
+    return d;
+  };
+  hnet::train(deck(whole), quiet(), MPI_COMM_WORLD);
+  hnet::TrainOptions first = quiet();
+  first.stop_after_steps = 3;
+  hnet::train(deck(parts), first, MPI_COMM_WORLD);
+  hnet::TrainOptions second = quiet();
+  second.restart = true;
+  hnet::train(deck(parts), second, MPI_COMM_WORLD);
+  hnet::train(tiny_deck(single, 6), quiet(), MPI_COMM_WORLD);
+  if (world_size() >= 2) {
+    const std::string two = scratch("sizes_two");
+    hnet::Deck d = deck(two);
+    d.parallel.ranks_per_group = 2;
+    hnet::train(d, quiet(), MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) expect_same_results(whole, two);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() != 0) return;
+  expect_same_results(whole, parts);
+  EXPECT_NE(hnet::read_hdf5_dataset(whole + "/seed0.h5", "theta"), hnet::read_hdf5_dataset(single + "/seed0.h5", "theta"))
+      << "train.sizes made no difference";
+}
+
 TEST(Sweep, RankCountDoesNotChangeTheFile) {
   if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks (run under mpiexec -n 2)";
   const std::string dir = scratch("sweep_ranks");

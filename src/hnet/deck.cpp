@@ -512,6 +512,9 @@ Schema build_schema() {
           "curriculum: steps before widening (S1)");
     t.add("curriculum_widen_steps", &TrainConfig::curriculum_widen_steps, ints(0, kMaxSteps),
           "curriculum: steps over which the upper end reaches hi (S2)");
+    t.add("sizes", &TrainConfig::sizes, ints(1, kMaxWidth), 64,
+          "input sizes n of the generated networks, one drawn per step for all of its networks; "
+          "empty = target.n only");
     t.add("seed", &TrainConfig::seed, "run seed: initialisation, latent noise, inputs, beta draws");
     t.add("nonfinite", &TrainConfig::nonfinite,
           "on a non-finite loss or gradient: stop the run, or skip the step");
@@ -625,6 +628,23 @@ Schema build_schema() {
              return "size " + std::to_string(n) + " with target.hidden_ratio = " +
                     std::to_string(d.target.hidden_ratio) + " gives " + std::to_string(e) + " edges";
          }
+         return std::string();
+       }},
+      {{"train.sizes", "target.hidden_ratio"},
+       "every training network may have at most " + std::to_string(kMaxEdges) + " edges (n*m + m)",
+       [edges](const Deck& d) {
+         for (const int64_t n : d.train.sizes) {
+           const int64_t e = edges(n, d.target.hidden_ratio);
+           if (e > kMaxEdges)
+             return "size " + std::to_string(n) + " with target.hidden_ratio = " +
+                    std::to_string(d.target.hidden_ratio) + " gives " + std::to_string(e) + " edges";
+         }
+         return std::string();
+       }},
+      {{"train.sizes"}, "each size at most once",
+       [](const Deck& d) {
+         if (const auto twice = first_repeat(d.train.sizes))
+           return "size " + std::to_string(*twice) + " is listed twice";
          return std::string();
        }},
       {{"sweep.sizes"}, "each size at most once",

@@ -82,6 +82,7 @@ struct TrainConfig {
   bool beta_curriculum = true;
   int64_t curriculum_hold_steps = 1000;
   int64_t curriculum_widen_steps = 1000;
+  std::vector<int64_t> sizes = {};  // input sizes n drawn per step; empty = target.n only
   uint64_t seed = 1;
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
 };

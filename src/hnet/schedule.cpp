@@ -40,6 +40,18 @@ std::vector<double> draw_log10_betas(const TrainConfig& t, std::uint64_t seed, s
   return betas;
 }
 
+std::vector<std::int64_t> training_sizes(const Deck& deck) {
+  return deck.train.sizes.empty() ? std::vector<std::int64_t>{deck.target.n} : deck.train.sizes;
+}
+
+std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step) {
+  if (sizes.size() == 1) return sizes.front();
+  const auto key = kernels::make_key(seed, kernels::Purpose::size_draws, static_cast<std::uint64_t>(step));
+  const double count = static_cast<double>(sizes.size());
+  const auto k = static_cast<std::size_t>(kernels::uniform(key, 0, 0.0, count));
+  return sizes[std::min(k, sizes.size() - 1)];
+}
+
 std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count) {
   std::vector<std::int64_t> out;
   if (steps <= 0 || count <= 0) return out;

@@ -21,6 +21,12 @@ double kl_warmup_factor(const TrainConfig& train, std::int64_t step);
 // [lo, beta_upper(step)], from (seed, step) alone.
 std::vector<double> draw_log10_betas(const TrainConfig& train, std::uint64_t seed, std::int64_t step);
 
+// The input sizes n the networks are trained at: train.sizes, or target.n alone when it is empty.
+std::vector<std::int64_t> training_sizes(const Deck& deck);
+
+// The input size of every network of the step: one of `sizes`, uniformly, from (seed, step) alone.
+std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step);
+
 // The steps at which models are saved: `count` log-spaced steps in [1, steps], always including
 // the last. Distinct and increasing.
 std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count);

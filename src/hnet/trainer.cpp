@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 #include "hnet/file_io.hpp"
@@ -100,14 +101,17 @@ std::int64_t most_models_per_checkpoint(const Deck& deck) {
 // Refuses a deck that would not fit before anything is allocated (collective over the world).
 void require_training_memory(const Deck& deck, const HypernetLayout& layout, const GroupLayout& group) {
   const TrainConfig& tc = deck.train;
-  const std::int64_t n = deck.target.n, m = deck.target.hidden(), size = layout.theta_size();
+  const std::int64_t size = layout.theta_size();
   MemoryNeed need;
-  need.device = {
-      {"model workspace for " + std::to_string(group.local_count) + " networks of n = " + std::to_string(n) +
-           ", m = " + std::to_string(m) + " on " + std::to_string(tc.batch_x) + " inputs each",
-       Model<float>::estimate_bytes(layout, group.local_count, n, m, tc.batch_x)},
-      {"theta, gradient and Adam moments (4 x " + std::to_string(size) + " floats)",
-       saturating_product({4, sizeof(float), size})}};
+  for (const std::int64_t n : training_sizes(deck)) {
+    const std::int64_t m = n * deck.target.hidden_ratio;
+    need.device.push_back({"model workspace for " + std::to_string(group.local_count) + " networks of n = " +
+                               std::to_string(n) + ", m = " + std::to_string(m) + " on " + std::to_string(tc.batch_x) +
+                               " inputs each",
+                           Model<float>::estimate_bytes(layout, group.local_count, n, m, tc.batch_x)});
+  }
+  need.device.push_back({"theta, gradient and Adam moments (4 x " + std::to_string(size) + " floats)",
+                         saturating_product({4, sizeof(float), size})});
   if (group.group_size > 1)
     need.device.push_back({"gradient exchange", saturating_product({group.group_size, sizeof(float), size})});
   // The checkpoint is built in memory before it is written: HDF5's buffer and the copy handed to
@@ -124,7 +128,7 @@ void require_training_memory(const Deck& deck, const HypernetLayout& layout, con
                 saturating_product({sizeof(double), tc.steps, 9 + 3 * tc.batch_beta})}};
   require_memory(need, "train",
                  "Lower train.batch_beta (or share it among more ranks with parallel.ranks_per_group), "
-                 "train.batch_x, target.n, model.d or train.steps.",
+                 "train.batch_x, target.n (or train.sizes), model.d or train.steps.",
                  group.world);
 }
 
@@ -155,18 +159,23 @@ class Trainer {
  public:
   Trainer(const Deck& deck, const TrainOptions& options, const GroupLayout& group, const HypernetLayout& layout)
       : deck_(deck), tc_(deck.train), options_(options), group_(group), layout_(layout), size_(layout.theta_size()),
-        model_(layout, group.local_count, deck.target.n, deck.target.hidden(), tc_.batch_x,
-               input_kind(deck.task.input), norm_kind(deck.task.target)),
+        sizes_(training_sizes(deck)),
         theta_("hnet::train::theta", size_), gradient_("hnet::train::gradient", size_),
         adam_m_("hnet::train::adam_m", size_), adam_v_("hnet::train::adam_v", size_),
         norm_partials_("hnet::train::norm_partials", (size_ + norm_chunk - 1) / norm_chunk),
         reducer_(group, size_), writer_(group.group_rank == 0), faults_(injected_faults()) {
     save_steps_ = saved_model_steps(tc_.steps, deck.output.save_models);
     save_steps_.insert(save_steps_.begin(), 0);
+    // One workspace per training size, all allocated now: a step only picks one.
+    for (const std::int64_t n : sizes_)
+      models_.push_back(std::make_unique<Model<float>>(layout, group.local_count, n, n * deck.target.hidden_ratio,
+                                                      tc_.batch_x, input_kind(deck.task.input),
+                                                      norm_kind(deck.task.target)));
   }
 
   void run_job(const TrainingJob& job);
-  double flops_per_step() const { return 3.0 * model_.forward_flops(); }
+  // Mean over the steps taken (the sizes differ in cost).
+  double flops_per_step() const { return summary.steps > 0 ? flops_ / static_cast<double>(summary.steps) : 0.0; }
   TrainSummary summary;
 
  private:
@@ -174,7 +183,7 @@ class Trainer {
 
   JobRun open_job(const TrainingJob& job);
   StepStatistics take_step(const TrainingJob& job, std::int64_t step);
-  void reduce_statistics(StepStatistics& s, const StepResult& r, double kl_factor, const Fault* fault);
+  void reduce_statistics(StepStatistics& s, const StepResult& r, double kl_factor, std::int64_t n, const Fault* fault);
   void update(JobRun& run, std::int64_t step, const StepStatistics& s);
   void record(JobRun& run, std::int64_t step, const StepStatistics& s, double elapsed);
   void save_model_if_due(JobRun& run);
@@ -186,7 +195,9 @@ class Trainer {
   const GroupLayout& group_;
   const HypernetLayout& layout_;
   const std::int64_t size_;
-  Model<float> model_;
+  const std::vector<std::int64_t> sizes_;
+  std::vector<std::unique_ptr<Model<float>>> models_;  // one per entry of sizes_
+  double flops_ = 0.0;
   View1<float> theta_, gradient_, adam_m_, adam_v_;
   View1<double> norm_partials_;
   GroupReducer reducer_;
@@ -235,9 +246,12 @@ StepStatistics Trainer::take_step(const TrainingJob& job, std::int64_t step) {
   in.seed = job.seed, in.step = static_cast<std::uint64_t>(step);
   in.network_offset = static_cast<std::uint64_t>(group_.local_begin);
   in.batch_total = batch, in.kl_factor = kl_warmup_factor(tc_, step), in.objective = tc_.objective;
-  const StepResult r = model_.forward(theta_, in);
+  const std::int64_t n = draw_size(sizes_, job.seed, step);
+  Model<float>& model = *models_[std::find(sizes_.begin(), sizes_.end(), n) - sizes_.begin()];
+  const StepResult r = model.forward(theta_, in);
   Kokkos::deep_copy(gradient_, 0.0f);
-  model_.backward(theta_, gradient_);
+  model.backward(theta_, gradient_);
+  flops_ += 3.0 * model.forward_flops();
   const auto reduce_start = std::chrono::steady_clock::now();
   reducer_.allreduce(gradient_);
   summary.allreduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
@@ -246,7 +260,7 @@ StepStatistics Trainer::take_step(const TrainingJob& job, std::int64_t step) {
     Kokkos::deep_copy(Kokkos::subview(gradient_, std::make_pair(0, 1)),
                       fault->kind == Fault::inf ? std::numeric_limits<float>::infinity()
                                                 : std::numeric_limits<float>::quiet_NaN());
-  reduce_statistics(s, r, in.kl_factor, fault != faults_.end() ? &*fault : nullptr);
+  reduce_statistics(s, r, in.kl_factor, n, fault != faults_.end() ? &*fault : nullptr);
   s.grad_norm = global_norm(gradient_, norm_partials_, norm_chunk);
   s.lr = learning_rate(tc_, step);
   return s;
@@ -254,7 +268,8 @@ StepStatistics Trainer::take_step(const TrainingJob& job, std::int64_t step) {
 
 // Every rank of the group gets every network's loss and D_KL, in network order, and forms the
 // step's objective and means from them.
-void Trainer::reduce_statistics(StepStatistics& s, const StepResult& r, double kl_factor, const Fault* fault) {
+void Trainer::reduce_statistics(StepStatistics& s, const StepResult& r, double kl_factor, std::int64_t n,
+                                const Fault* fault) {
   const std::int64_t batch = tc_.batch_beta, local = group_.local_count;
   std::vector<double> local_terms(2 * local), all_terms(2 * batch);
   for (std::int64_t b = 0; b < local; ++b) local_terms[b] = r.loss[b], local_terms[local + b] = r.kl[b];
@@ -267,7 +282,7 @@ void Trainer::reduce_statistics(StepStatistics& s, const StepResult& r, double k
       s.network_kl[rank * local + b] = all_terms[rank * 2 * local + local + b];
     }
   if (fault && fault->kind == Fault::loss) s.network_loss[0] = std::numeric_limits<double>::quiet_NaN();
-  const double variance = target_variance(input_kind(deck_.task.input), norm_kind(deck_.task.target), deck_.target.n);
+  const double variance = target_variance(input_kind(deck_.task.input), norm_kind(deck_.task.target), n);
   for (std::int64_t b = 0; b < batch; ++b) {
     const double loss = s.network_loss[b], kl = s.network_kl[b];
     const double beta = std::pow(10.0, s.log10_betas[b]) * kl_factor;
