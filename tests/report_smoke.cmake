@@ -126,6 +126,20 @@ elseif(PART STREQUAL "report")
     message(FATAL_ERROR "the sparse report lists a class that is not in the file:\n${report}")
   endif()
 
+  # Seed statistics: a two-job sweep with all three phases, and the convexity-only sparse sweep.
+  file(MAKE_DIRECTORY ${dir}/seed_statistics)
+  run(${make_sweep} ${dir}/seed_statistics/sweep.h5 --jobs 2 --sizes 4,24)
+  run(${PYTHON} ${SOURCE_DIR}/scripts/seed_statistics.py ${dir}/seed_statistics/sweep.h5
+      --markdown ${dir}/seed_statistics/table.md)
+  foreach(needle IN ITEMS "| seed_statistics | seed0 |" "| seed_statistics | seed1 |" "n′=24 / n, structured"
+                          "structured low β: 2 of 2 seeds; double-sided → pudding → convexity: 2 of 2 seeds")
+    require_text("${out}" "${needle}" "seed_statistics.py on two jobs")
+  endforeach()
+  require_file(${dir}/seed_statistics/table.md)
+  run(${PYTHON} ${SOURCE_DIR}/scripts/seed_statistics.py ${dir}/sparse/sweep.h5)
+  require_text("${out}" "structured low β: 0 of 1 seeds; double-sided → pudding → convexity: 0 of 1 seeds"
+               "seed_statistics.py on a convexity-only sweep")
+
   execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/scripts/report.py ${dir}/deck.toml
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(rc EQUAL 0 OR NOT err MATCHES "not an HDF5 file")
