@@ -1,6 +1,7 @@
 #include "hnet/parallel_layout.hpp"
 
 #include <climits>
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -84,35 +85,47 @@ void free_group_layout(GroupLayout& layout) {
 }
 
 GroupReducer::GroupReducer(const GroupLayout& layout, std::int64_t length)
-    : comm_(layout.group), size_(layout.group_size) {
-  if (size_ > 1) gathered_ = View2<float>("hnet::reducer::gathered", size_, length);
+    : comm_(layout.group), size_(layout.group_size), rank_(layout.group_rank) {
+  if (size_ == 1) return;
+  slice_ = (length + size_ - 1) / size_;
+  for (int r = 0; r < size_; ++r) {
+    const std::int64_t begin = std::min<std::int64_t>(r * slice_, length);
+    offsets_.push_back(static_cast<int>(begin));
+    counts_.push_back(static_cast<int>(std::min<std::int64_t>(begin + slice_, length) - begin));
+  }
+  received_counts_.assign(size_, counts_[rank_]);
+  for (int r = 0; r < size_; ++r) received_offsets_.push_back(static_cast<int>(r * slice_));
+  received_ = decltype(received_)("hnet::reducer::received", size_, slice_);
+  if (staged) staging_ = decltype(staging_)("hnet::reducer::staging", length);
+}
+
+std::size_t GroupReducer::bytes(int ranks, std::int64_t length) {
+  if (ranks <= 1) return 0;
+  const std::size_t slice = static_cast<std::size_t>((length + ranks - 1) / ranks);
+  return sizeof(float) * (static_cast<std::size_t>(ranks) * slice + (staged ? static_cast<std::size_t>(length) : 0));
 }
 
 void GroupReducer::allreduce(const View1<float>& gradient) {
   if (size_ == 1) return;
-  const std::int64_t length = gradient.extent(0);
   ExecSpace exec;
   exec.fence();
-#if defined(HNET_GPU_AWARE_MPI)
-  MPI_Allgather(gradient.data(), static_cast<int>(length), MPI_FLOAT, gathered_.data(), static_cast<int>(length),
-                MPI_FLOAT, comm_);
-#else
-  auto host_gradient = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradient);
-  auto host_gathered = Kokkos::create_mirror_view(gathered_);
-  MPI_Allgather(host_gradient.data(), static_cast<int>(length), MPI_FLOAT, host_gathered.data(),
-                static_cast<int>(length), MPI_FLOAT, comm_);
-  Kokkos::deep_copy(gathered_, host_gathered);
-#endif
-  const View2<float> gathered = gathered_;
-  const View1<float> out = gradient;
+  if (staged) Kokkos::deep_copy(staging_, gradient);
+  float* full = staged ? staging_.data() : gradient.data();
+  MPI_Alltoallv(full, counts_.data(), offsets_.data(), MPI_FLOAT, received_.data(), received_counts_.data(),
+                received_offsets_.data(), MPI_FLOAT, comm_);
+  const auto received = received_;
+  float* mine = full + offsets_[rank_];
   const int ranks = size_;
   Kokkos::parallel_for(
-      "hnet::group_reduce", Kokkos::RangePolicy<ExecSpace>(exec, 0, length), KOKKOS_LAMBDA(const std::int64_t i) {
+      "hnet::group_reduce", Kokkos::RangePolicy<StageSpace>(StageSpace(), 0, counts_[rank_]),
+      KOKKOS_LAMBDA(const std::int64_t i) {
         kernels::PairwiseSum<float> sum;
-        for (int r = 0; r < ranks; ++r) sum.add(gathered(r, i));
-        out(i) = sum.total();
+        for (int r = 0; r < ranks; ++r) sum.add(received(r, i));
+        mine[i] = sum.total();
       });
-  exec.fence();
+  StageSpace().fence();
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, full, counts_.data(), offsets_.data(), MPI_FLOAT, comm_);
+  if (staged) Kokkos::deep_copy(gradient, staging_);
 }
 
 }  // namespace hnet

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "hnet/deck.hpp"
@@ -44,17 +45,34 @@ void free_group_layout(GroupLayout& layout);
 
 // Sums a gradient over the group so that the bits do not depend on the group size: every rank's
 // partial sum is a subtree of the batch's pairwise tree (kernels/pairwise_sum.hpp), and the
-// partials are combined with the same tree. Staged through host memory unless hnet was built
-// with HNET_GPU_AWARE_MPI.
+// partials are combined with the same tree. A reduce-scatter and an allgather: θ is cut into one
+// slice per rank; each rank receives every rank's partial of its own slice (MPI_Alltoallv), sums
+// them in rank order, and the summed slices are gathered back (MPI_Allgatherv). Each rank sends
+// and receives about 2|θ| whatever the group size (an allgather of whole gradients is R|θ|).
+// Staged through host buffers allocated here unless hnet was built with HNET_GPU_AWARE_MPI (or
+// runs on a host backend, where the gradient already is host memory).
 class GroupReducer {
  public:
   GroupReducer(const GroupLayout& layout, std::int64_t length);
   void allreduce(const View1<float>& gradient);
+  // Bytes the reducer holds for a group of `ranks` and a gradient of `length` floats.
+  static std::size_t bytes(int ranks, std::int64_t length);
 
  private:
+#if defined(HNET_GPU_AWARE_MPI)
+  using StageSpace = ExecSpace;
+#else
+  using StageSpace = std::conditional_t<std::is_same<MemSpace, Kokkos::HostSpace>::value, ExecSpace,
+                                        Kokkos::DefaultHostExecutionSpace>;
+#endif
+  static constexpr bool staged = !std::is_same<StageSpace, ExecSpace>::value;
   MPI_Comm comm_;
-  int size_;
-  View2<float> gathered_;
+  int size_ = 1, rank_ = 0;
+  std::int64_t slice_ = 0;                   // floats per slice (the last may be shorter)
+  std::vector<int> counts_, offsets_;        // per rank: its slice's length and offset in θ
+  std::vector<int> received_counts_, received_offsets_;  // my slice from each rank, into received_
+  View2<float, typename StageSpace::memory_space> received_;  // [rank][slice]: partials of my slice
+  View1<float, Kokkos::HostSpace> staging_;  // the whole gradient on the host (staged builds only)
 };
 
 }  // namespace hnet

@@ -113,7 +113,7 @@ void require_training_memory(const Deck& deck, const HypernetLayout& layout, con
   need.device.push_back({"theta, gradient and Adam moments (4 x " + std::to_string(size) + " floats)",
                          saturating_product({4, sizeof(float), size})});
   if (group.group_size > 1)
-    need.device.push_back({"gradient exchange", saturating_product({group.group_size, sizeof(float), size})});
+    need.device.push_back({"gradient exchange", GroupReducer::bytes(group.group_size, size)});
   // The checkpoint is built in memory before it is written: HDF5's buffer and the copy handed to
   // the disk. Saved models wait in memory for the next checkpoint.
   const std::size_t checkpoint = job_file_bytes(deck, size, /*with_optimizer=*/true);
