@@ -354,6 +354,8 @@ struct BlockActs {
   View3<T> e_mid, h_mid, h_out;  // stream values; gradients live in the stream's shared buffer
   Act<T> q, kx, vx, ky, vy, dirs, kd, vd, att, a3, s3;
   View3<T> alpha, dscore;
+  hk::AttentionTerms<ExecSpace, T> terms() const { return {q.v, kx.v, vx.v, ky.v, vy.v, kd.v, vd.v}; }
+  hk::AttentionTerms<ExecSpace, T> term_gradients() const { return {q.g, kx.g, vx.g, ky.g, vy.g, kd.g, vd.g}; }
 
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
       : g(a.act(p + "g", E, 3 * d)), e_a1(a.act(p + "e_a1", E, 2 * d)), e_s1(a.act(p + "e_s1", E, 2 * d)),
@@ -562,7 +564,7 @@ struct Model<T>::Impl {
     linear(a.kd.v, a.dirs.v, o.a_k);  // the biases of A_k, A_v enter once per key/value
     linear(a.vd.v, a.dirs.v, o.a_v);
     flops += 8.0 * static_cast<double>(B * 2 * Edges * d);  // keys, values, scores, weighted sums
-    hk::attention_forward(exec, a.att.v, a.alpha, a.q.v, a.kx.v, a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, graph, H);
+    hk::attention_forward(exec, a.att.v, a.alpha, a.terms(), graph, H);
     linear_residual(a.h_mid, h_in, a.att.v, o.a_o);
 
     layernorm(a.n_ln, a.h_mid, o.ln_node);
@@ -581,8 +583,7 @@ struct Model<T>::Impl {
     layernorm_back(dh, a.n_ln, a.h_mid, o.ln_node);
 
     linear_back(a.att.g, dh, a.att.v, o.a_o);
-    hk::attention_backward(exec, a.q.g, a.kx.g, a.vx.g, a.ky.g, a.vy.g, a.kd.g, a.vd.g, a.att.g, a.q.v, a.kx.v,
-                           a.vx.v, a.ky.v, a.vy.v, a.kd.v, a.vd.v, a.alpha, a.dscore, graph, H);
+    hk::attention_backward(exec, a.term_gradients(), a.att.g, a.terms(), a.alpha, a.dscore, graph, H);
     linear_back(a.dirs.g, a.kd.g, a.dirs.v, o.a_k);
     linear_back(a.dirs.g, a.vd.g, a.dirs.v, o.a_v);
     hk::type_embedding_backward(exec, dP, a.dirs.g, direction_types, o.directions, 2);
@@ -725,7 +726,7 @@ struct Model<T>::Impl {
       linear(bil_a.v, ln_bil.out.v, ro.bil_a, Add::no, Bias::skip);
       linear(bil_b.v, ln_bil.out.v, ro.bil_b, Add::no, Bias::skip);
     }
-    hk::readout_forward(exec, w0, b0, w1, b1, raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
+    hk::readout_forward(exec, {w0, b0, w1, b1}, {raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v}, P, ro.gamma);
 
     StepResult result;
     auto h_kl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kl);
@@ -772,8 +773,8 @@ struct Model<T>::Impl {
 
     hk::generated_mlp_backward(exec, dw0, db0, dw1, db1, dloss, x, y, w1, z, pred, dz);
     const ReadoutOffsets& ro = L.readout;
-    hk::readout_backward(exec, raw_w0.g, raw_w1.g, raw_b0.g, raw_b1.g, bil_a.g, bil_b.g, dP, dw0, db0, dw1, db1,
-                         raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v, P, ro.gamma);
+    hk::readout_backward(exec, {raw_w0.g, raw_w1.g, raw_b0.g, raw_b1.g, bil_a.g, bil_b.g}, dP, {dw0, db0, dw1, db1},
+                         {raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v}, P, ro.gamma);
     const View3<T>& hf = dec_h_final();
     if (ro.bil_a.w >= 0) {
       linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, Bias::skip);
