@@ -16,6 +16,13 @@
 
 namespace hnet::kernels {
 
+// The queries and the node, edge and direction terms of the keys and values (q, kx, vx: [B][N][d];
+// ky, vy: [B][E][d]; kd, vd: [B][2][d], row = Direction), or their gradients.
+template <class E, class T>
+struct AttentionTerms {
+  V3<E, T> q, kx, vx, ky, vy, kd, vd;
+};
+
 namespace attention_detail {
 // Σ_c q[c] · (x[c] + y[c] + z[c]) over one head's n channels, in order.
 template <class T>
@@ -33,9 +40,9 @@ KOKKOS_FORCEINLINE_FUNCTION void head_axpy(T* out, T w, const T* x, const T* y, 
 
 namespace attention_detail {
 template <class E, class T>
-void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const V3<E, T>& q, const V3<E, T>& kx,
-                       const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
-                       const V3<E, T>& vd, const GraphViews<typename E::memory_space>& graph, const int heads) {
+void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
+             const GraphViews<typename E::memory_space>& graph, const int heads) {
+  const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
@@ -83,22 +90,20 @@ void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const V3
 }
 }  // namespace attention_detail
 
-// out, q, kx, vx: [B][N][d]; ky, vy: [B][E][d]; kd, vd: [B][2][d] (row = Direction);
-// alpha: [B][2E][H] softmax weights by incidence, saved for backward.
+// out: [B][N][d]; alpha: [B][2E][H] softmax weights by incidence, saved for backward.
 template <class E, class T>
-void attention_forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const V3<E, T>& q, const V3<E, T>& kx,
-                       const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
-                       const V3<E, T>& vd, const GraphViews<typename E::memory_space>& graph, const int heads) {
-  attention_detail::forward(exec, out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
+void attention_forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
+                       const GraphViews<typename E::memory_space>& graph, const int heads) {
+  attention_detail::forward(exec, out, alpha, in, graph, heads);
 }
 
 namespace attention_detail {
 // Softmax backward per (network, node), every head: dscore_a = α_a (dα_a − Σ_a' α_a' dα_a'), then dq.
 template <class E, class T>
-void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, const V3<E, T>& q, const V3<E, T>& kx,
-                     const V3<E, T>& vx, const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd,
-                     const V3<E, T>& vd, const V3<E, T>& alpha, const V3<E, T>& dscore,
-                     const GraphViews<typename E::memory_space>& graph, const int heads) {
+void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, const AttentionTerms<E, T>& in,
+                     const V3<E, T>& alpha, const V3<E, T>& dscore, const GraphViews<typename E::memory_space>& graph,
+                     const int heads) {
+  const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
@@ -144,12 +149,11 @@ void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, co
 
 // dscore: [B][2E][H] scratch that receives dJ/dscore. Any input gradient may be absent.
 template <class E, class T>
-void attention_backward(const E& exec, const V3<E, T>& dq, const V3<E, T>& dkx, const V3<E, T>& dvx,
-                        const V3<E, T>& dky, const V3<E, T>& dvy, const V3<E, T>& dkd, const V3<E, T>& dvd,
-                        const V3<E, T>& dout, const V3<E, T>& q, const V3<E, T>& kx, const V3<E, T>& vx,
-                        const V3<E, T>& ky, const V3<E, T>& vy, const V3<E, T>& kd, const V3<E, T>& vd,
-                        const V3<E, T>& alpha, const V3<E, T>& dscore,
+void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V3<E, T>& dout,
+                        const AttentionTerms<E, T>& in, const V3<E, T>& alpha, const V3<E, T>& dscore,
                         const GraphViews<typename E::memory_space>& graph, const int heads) {
+  const auto q = in.q;
+  const auto dq = grad.q, dkx = grad.kx, dvx = grad.vx, dky = grad.ky, dvy = grad.vy, dkd = grad.kd, dvd = grad.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const std::int64_t edges = graph.edges;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
@@ -158,7 +162,7 @@ void attention_backward(const E& exec, const V3<E, T>& dq, const V3<E, T>& dkx, 
   const auto edge_incidence = graph.edge_incidence;
   const auto source = graph.edge_source, target = graph.edge_target;
 
-  attention_detail::backward_scores(exec, dq, dout, q, kx, vx, ky, vy, kd, vd, alpha, dscore, graph, heads);
+  attention_detail::backward_scores(exec, dq, dout, in, alpha, dscore, graph, heads);
 
   // Node u received key/value contributions wherever it is the "other" end: at the mirrors of its
   // own incidences, which belong to the node at the far end of each. Work items are (network, row,

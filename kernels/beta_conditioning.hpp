@@ -54,7 +54,7 @@ void phi_forward(const E& exec, const V2<E, T>& phi, const V2<E, T>& a1, const V
       });
 }
 
-namespace detail {
+namespace beta_detail {
 
 // dJ/da2[b,j], re-formed where needed: the MLP is tiny and the signature has no scratch.
 template <class V1T, class V2T>
@@ -97,7 +97,7 @@ KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& 
   }
 }
 
-}  // namespace detail
+}  // namespace beta_detail
 
 // dQ += Σ_b, one work item per weight element. Sums over the networks of a step follow the
 // pairwise tree of kernels/pairwise_sum.hpp, so they do not depend on how ranks split the batch.
@@ -122,7 +122,7 @@ void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const
         const std::int64_t i = flat / L.h2, j = flat % L.h2;
         PairwiseSum<T> acc;
         for (std::int64_t b = 0; b < batch; ++b) {
-          const T g = detail::phi_da2(dphi, Q, a2, L, b, j);
+          const T g = beta_detail::phi_da2(dphi, Q, a2, L, b, j);
           acc.add(i < L.h1 ? swish(a1(b, i)) * g : g);
         }
         dQ(i < L.h1 ? L.w2 + i * L.h2 + j : L.b2 + j) += acc.total();
@@ -133,7 +133,7 @@ void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const
         PairwiseSum<T> acc_w, acc_b;
         for (std::int64_t b = 0; b < batch; ++b) {
           T g = 0;
-          for (std::int64_t o = 0; o < L.h2; ++o) g += Q(L.w2 + j * L.h2 + o) * detail::phi_da2(dphi, Q, a2, L, b, o);
+          for (std::int64_t o = 0; o < L.h2; ++o) g += Q(L.w2 + j * L.h2 + o) * beta_detail::phi_da2(dphi, Q, a2, L, b, o);
           g *= swish_derivative(a1(b, j));
           acc_w.add(u(b) * g);
           acc_b.add(g);
@@ -179,10 +179,10 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
         KOKKOS_LAMBDA(const std::int64_t block) {
           const std::int64_t i0 = block * lanes;
           if (i0 + lanes > p) {  // the ragged last block, one parameter at a time
-            for (std::int64_t i = i0; i < p; ++i) detail::p0_u_sums<1>(dP0, dU, dP, phi, i, batch, dim, want_p0, want_u);
+            for (std::int64_t i = i0; i < p; ++i) beta_detail::p0_u_sums<1>(dP0, dU, dP, phi, i, batch, dim, want_p0, want_u);
             return;
           }
-          detail::p0_u_sums<lanes>(dP0, dU, dP, phi, i0, batch, dim, want_p0, want_u);
+          beta_detail::p0_u_sums<lanes>(dP0, dU, dP, phi, i0, batch, dim, want_p0, want_u);
         });
   }
   if (!present(dphi)) return;
@@ -208,8 +208,8 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
         for (std::int64_t chunk = rank; chunk < chunks; chunk += size) {
           const std::int64_t i0 = chunk * generate_parameters_chunk;
           const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
-          if (dim <= detail::phi_register_dim) {
-            double acc[detail::phi_register_dim] = {};
+          if (dim <= beta_detail::phi_register_dim) {
+            double acc[beta_detail::phi_register_dim] = {};
             for (std::int64_t i = i0; i < i1; ++i) {
               const double g = dP(b, i);
               const T* u = &U(i, 0);

@@ -24,7 +24,7 @@ struct LatentOptions {
   std::uint64_t seed = 0, step = 0, network_offset = 0, level = 0, row_offset = 0;
 };
 
-namespace detail {
+namespace latent_detail {
 
 // σ, ln σ and their derivatives with respect to ρ.
 struct Spread {
@@ -62,7 +62,7 @@ KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::in
   }
 }
 
-}  // namespace detail
+}  // namespace latent_detail
 
 // z, sigma, eps: [B][R][k] (sigma and eps saved for backward); kl_rows: [B][R], Σ_c KL, written;
 // post: [B][R][2k] = (μ, ρ); prior: [B][R][2k] = (μ_pr, ρ_pr), read only with learned_prior.
@@ -79,9 +79,9 @@ void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_ro
         double kl = 0;
         for (std::int64_t c = 0; c < k; ++c) {
           const double mu = post(b, r, c);
-          detail::Spread q, p;
+          latent_detail::Spread q, p;
           double mu_pr;
-          detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+          latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
           const double e =
               options.use_mean ? 0.0 : normal(key, (options.row_offset + static_cast<std::uint64_t>(r)) * k + c);
           eps(b, r, c) = static_cast<T>(e);
@@ -110,9 +110,9 @@ void latent_backward(const E& exec, const V3<E, T>& dpost, const V3<E, T>& dprio
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / (rows * k), r = (flat / k) % rows, c = flat % k;
         const double mu = post(b, r, c), up = dkl(b), g = dz(b, r, c);
-        detail::Spread q, p;
+        latent_detail::Spread q, p;
         double mu_pr;
-        detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+        latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
         const double inv_var = 1.0 / (p.sigma * p.sigma), gap = mu - mu_pr;
         if (want_post) {
           dpost(b, r, c) += static_cast<T>(g + up * gap * inv_var);

@@ -12,12 +12,28 @@
 
 namespace hnet::kernels {
 
-// w0: [B][n][m], b0, w1: [B][m], b1: [B]; raw_w0: [B][n·m][1], raw_w1, raw_b0: [B][m][1],
-// raw_b1: [B][1][1]; bil_a, bil_b: [B][N][d] or absent; γ_w0, γ_w1, γ_b0, γ_b1 at P(b, off_gamma + 0..3).
+// The generated networks' parameters (w0: [B][n][m], b0, w1: [B][m], b1: [B]), or their gradients.
 template <class E, class T>
-void readout_forward(const E& exec, const V3<E, T>& w0, const V2<E, T>& b0, const V2<E, T>& w1, const V1<E, T>& b1,
-                     const V3<E, T>& raw_w0, const V3<E, T>& raw_w1, const V3<E, T>& raw_b0, const V3<E, T>& raw_b1,
-                     const V3<E, T>& bil_a, const V3<E, T>& bil_b, const V2<E, T>& P, const std::int64_t off_gamma) {
+struct NetworkParameters {
+  V3<E, T> w0;
+  V2<E, T> b0, w1;
+  V1<E, T> b1;
+};
+// The read-out's inputs (raw_w0: [B][n·m][1], raw_w1, raw_b0: [B][m][1], raw_b1: [B][1][1];
+// bil_a, bil_b: [B][N][d] or absent), or their gradients.
+template <class E, class T>
+struct ReadoutInputs {
+  V3<E, T> raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b;
+};
+
+// γ_w0, γ_w1, γ_b0, γ_b1 at P(b, off_gamma + 0..3).
+template <class E, class T>
+void readout_forward(const E& exec, const NetworkParameters<E, T>& out, const ReadoutInputs<E, T>& in,
+                     const V2<E, T>& P, const std::int64_t off_gamma) {
+  const auto w0 = out.w0, b0 = out.b0, w1 = out.w1;
+  const auto b1 = out.b1;
+  const auto raw_w0 = in.raw_w0, raw_w1 = in.raw_w1, raw_b0 = in.raw_b0, raw_b1 = in.raw_b1, bil_a = in.bil_a,
+             bil_b = in.bil_b;
   const std::int64_t batch = w0.extent(0), n = w0.extent(1), m = w0.extent(2);
   const bool bilinear = present(bil_a);
   const std::int64_t d = bilinear ? bil_a.extent(2) : 1;
@@ -45,13 +61,18 @@ void readout_forward(const E& exec, const V3<E, T>& w0, const V2<E, T>& b0, cons
       });
 }
 
-// dbil_a receives the input-node rows, dbil_b the hidden-node rows; each may be absent.
+// grad += the read-out inputs' gradients (dbil_a receives the input-node rows, dbil_b the
+// hidden-node rows; each may be absent), dP += the γ gradients, from dout, the parameters' gradients.
 template <class E, class T>
-void readout_backward(const E& exec, const V3<E, T>& draw_w0, const V3<E, T>& draw_w1, const V3<E, T>& draw_b0,
-                      const V3<E, T>& draw_b1, const V3<E, T>& dbil_a, const V3<E, T>& dbil_b, const V2<E, T>& dP,
-                      const V3<E, T>& dw0, const V2<E, T>& db0, const V2<E, T>& dw1, const V1<E, T>& db1,
-                      const V3<E, T>& raw_w0, const V3<E, T>& raw_w1, const V3<E, T>& raw_b0, const V3<E, T>& raw_b1,
-                      const V3<E, T>& bil_a, const V3<E, T>& bil_b, const V2<E, T>& P, const std::int64_t off_gamma) {
+void readout_backward(const E& exec, const ReadoutInputs<E, T>& grad, const V2<E, T>& dP,
+                      const NetworkParameters<E, T>& dout, const ReadoutInputs<E, T>& in, const V2<E, T>& P,
+                      const std::int64_t off_gamma) {
+  const auto draw_w0 = grad.raw_w0, draw_w1 = grad.raw_w1, draw_b0 = grad.raw_b0, draw_b1 = grad.raw_b1,
+             dbil_a = grad.bil_a, dbil_b = grad.bil_b;
+  const auto dw0 = dout.w0, db0 = dout.b0, dw1 = dout.w1;
+  const auto db1 = dout.b1;
+  const auto raw_w0 = in.raw_w0, raw_w1 = in.raw_w1, raw_b0 = in.raw_b0, raw_b1 = in.raw_b1, bil_a = in.bil_a,
+             bil_b = in.bil_b;
   const std::int64_t batch = dw0.extent(0), n = dw0.extent(1), m = dw0.extent(2);
   const bool bilinear = present(bil_a);
   const std::int64_t d = bilinear ? bil_a.extent(2) : 1;

@@ -56,7 +56,7 @@ struct AttentionBuffers {
     Kokkos::deep_copy(dout, 1.0f);
   }
   void forward(const hnet::ExecSpace& exec, int heads) {
-    hk::attention_forward(exec, out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
+    hk::attention_forward(exec, out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads);
   }
 };
 
@@ -79,8 +79,8 @@ void BM_AttentionBackward(benchmark::State& state) {
   hnet::ExecSpace exec;
   buf.forward(exec, s.H);
   for (auto _ : state) {
-    hk::attention_backward(exec, buf.dq, buf.dkx, buf.dvx, buf.dky, buf.dvy, buf.dkd, buf.dvd, buf.dout, buf.q, buf.kx,
-                           buf.vx, buf.ky, buf.vy, buf.kd, buf.vd, buf.alpha, buf.dscore, buf.graph, s.H);
+    hk::attention_backward(exec, {buf.dq, buf.dkx, buf.dvx, buf.dky, buf.dvy, buf.dkd, buf.dvd}, buf.dout,
+                           {buf.q, buf.kx, buf.vx, buf.ky, buf.vy, buf.kd, buf.vd}, buf.alpha, buf.dscore, buf.graph, s.H);
     exec.fence();
   }
   const double inc = 2.0 * buf.E;
@@ -180,8 +180,8 @@ void BM_ReadoutForward(benchmark::State& state) {
   ReadoutBuffers buf(s);
   hnet::ExecSpace exec;
   for (auto _ : state) {
-    hk::readout_forward(exec, buf.w0, buf.b0, buf.w1, buf.b1, buf.raw_w0, buf.raw_w1, buf.raw_b0, buf.raw_b1, buf.bil_a,
-                        buf.bil_b, buf.P, 0);
+    hk::readout_forward(exec, {buf.w0, buf.b0, buf.w1, buf.b1},
+                        {buf.raw_w0, buf.raw_w1, buf.raw_b0, buf.raw_b1, buf.bil_a, buf.bil_b}, buf.P, 0);
     exec.fence();
   }
   counters(state, double(s.B) * kN * kM * (2.0 * s.d + 3.0), 4.0 * s.B * (2.0 * kN * kM + (kN + kM) * s.d + 4.0 * kM));
@@ -193,9 +193,9 @@ void BM_ReadoutBackward(benchmark::State& state) {
   ReadoutBuffers buf(s);
   hnet::ExecSpace exec;
   for (auto _ : state) {
-    hk::readout_backward(exec, buf.draw_w0, buf.draw_w1, buf.draw_b0, buf.draw_b1, buf.dbil_a, buf.dbil_b, buf.dP,
-                         buf.dw0, buf.db0, buf.dw1, buf.db1, buf.raw_w0, buf.raw_w1, buf.raw_b0, buf.raw_b1, buf.bil_a,
-                         buf.bil_b, buf.P, 0);
+    hk::readout_backward(exec, {buf.draw_w0, buf.draw_w1, buf.draw_b0, buf.draw_b1, buf.dbil_a, buf.dbil_b}, buf.dP,
+                         {buf.dw0, buf.db0, buf.dw1, buf.db1},
+                         {buf.raw_w0, buf.raw_w1, buf.raw_b0, buf.raw_b1, buf.bil_a, buf.bil_b}, buf.P, 0);
     exec.fence();
   }
   counters(state, double(s.B) * kN * kM * (6.0 * s.d + 4.0),

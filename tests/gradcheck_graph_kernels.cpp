@@ -98,7 +98,7 @@ TEST(AttentionGradcheck, EveryElement) {
   const auto upstream = random_vector(out.size(), 8);
   auto objective = [&]() {
     in.upload();
-    hk::attention_forward(hnet::ExecSpace(), out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
+    hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads);
     return dot(upstream, to_vector(out));
   };
   objective();
@@ -106,8 +106,8 @@ TEST(AttentionGradcheck, EveryElement) {
   Accumulated<V3> dq(V3("dq", B, N, d), 11), dkx(V3("dkx", B, N, d), 12), dvx(V3("dvx", B, N, d), 13);
   Accumulated<V3> dky(V3("dky", B, E, d), 14), dvy(V3("dvy", B, E, d), 15);
   Accumulated<V3> dkd(V3("dkd", B, 2, d), 16), dvd(V3("dvd", B, 2, d), 17);
-  hk::attention_backward(hnet::ExecSpace(), dq.view, dkx.view, dvx.view, dky.view, dvy.view, dkd.view, dvd.view, dout,
-                         q, kx, vx, ky, vy, kd, vd, alpha, dscore, graph, heads);
+  hk::attention_backward(hnet::ExecSpace(), {dq.view, dkx.view, dvx.view, dky.view, dvy.view, dkd.view, dvd.view},
+                         dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore, graph, heads);
   EXPECT_EQ(in.check("q", dq.added(), objective), 0);
   EXPECT_EQ(in.check("kx", dkx.added(), objective), 0);
   EXPECT_EQ(in.check("vx", dvx.added(), objective), 0);
@@ -182,7 +182,8 @@ void check_readout(bool bilinear) {
   const auto up_w1 = random_vector(w1.size(), 40), up_b1 = random_vector(b1.size(), 41);
   auto objective = [&]() {
     in.upload();
-    hk::readout_forward(hnet::ExecSpace(), w0, b0, w1, b1, raw_w0, raw_w1, raw_b0, raw_b1, a_arg, b_arg, P, off_gamma);
+    hk::readout_forward(hnet::ExecSpace(), {w0, b0, w1, b1}, {raw_w0, raw_w1, raw_b0, raw_b1, a_arg, b_arg}, P,
+                        off_gamma);
     return dot(up_w0, to_vector(w0)) + dot(up_b0, to_vector(b0)) + dot(up_w1, to_vector(w1)) +
            dot(up_b1, to_vector(b1));
   };
@@ -192,9 +193,10 @@ void check_readout(bool bilinear) {
   Accumulated<V3> draw_b0(V3("draw_b0", B, m, 1), 44), draw_b1(V3("draw_b1", B, 1, 1), 45);
   Accumulated<V3> dbil_a(V3("dbil_a", B, N, d), 46), dbil_b(V3("dbil_b", B, N, d), 47);
   Accumulated<V2> dP(V2("dP", B, p), 48);
-  hk::readout_backward(hnet::ExecSpace(), draw_w0.view, draw_w1.view, draw_b0.view, draw_b1.view,
-                       bilinear ? dbil_a.view : V3(), bilinear ? dbil_b.view : V3(), dP.view, dw0, db0, dw1, db1,
-                       raw_w0, raw_w1, raw_b0, raw_b1, a_arg, b_arg, P, off_gamma);
+  hk::readout_backward(hnet::ExecSpace(),
+                       {draw_w0.view, draw_w1.view, draw_b0.view, draw_b1.view, bilinear ? dbil_a.view : V3(),
+                        bilinear ? dbil_b.view : V3()},
+                       dP.view, {dw0, db0, dw1, db1}, {raw_w0, raw_w1, raw_b0, raw_b1, a_arg, b_arg}, P, off_gamma);
   EXPECT_EQ(in.check("raw_w0", draw_w0.added(), objective), 0);
   EXPECT_EQ(in.check("raw_w1", draw_w1.added(), objective), 0);
   EXPECT_EQ(in.check("raw_b0", draw_b0.added(), objective), 0);

@@ -99,9 +99,9 @@ Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, 
   V3 dq("dq", B, N, d), dkx("dkx", B, N, d), dvx("dvx", B, N, d), dky("dky", B, E, d), dvy("dvy", B, E, d);
   V3 dkd("dkd", B, 2, d), dvd("dvd", B, 2, d);
   hnet::ExecSpace exec;
-  hk::attention_forward(exec, out, alpha, q, kx, vx, ky, vy, kd, vd, graph, heads);
-  hk::attention_backward(exec, dq, dkx, dvx, dky, dvy, dkd, dvd, dout, q, kx, vx, ky, vy, kd, vd, alpha, dscore, graph,
-                         heads);
+  hk::attention_forward(exec, out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads);
+  hk::attention_backward(exec, {dq, dkx, dvx, dky, dvy, dkd, dvd}, dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore,
+                         graph, heads);
   return {to_vector(out), to_vector(alpha), to_vector(dq),  to_vector(dkx), to_vector(dvx),
           to_vector(dky), to_vector(dvy),   to_vector(dkd), to_vector(dvd)};
 }
@@ -183,8 +183,8 @@ TEST(GraphAttention, AbsentGradientsAreSkipped) {
   const V3 vy = view<double>("vy", in[4], B, E, d), kd = view<double>("kd", in[5], B, 2, d);
   const V3 vd = view<double>("vd", in[6], B, 2, d), dout = view<double>("dout", in[7], B, N, d);
   V3 out("out", B, N, d), alpha("alpha", B, 2 * E, 2), dscore("dscore", B, 2 * E, 2), dvy("dvy", B, E, d);
-  hk::attention_forward(hnet::ExecSpace(), out, alpha, q, kx, vx, ky, vy, kd, vd, graph, 2);
-  hk::attention_backward(hnet::ExecSpace(), V3(), V3(), V3(), V3(), dvy, V3(), V3(), dout, q, kx, vx, ky, vy, kd, vd,
+  hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, 2);
+  hk::attention_backward(hnet::ExecSpace(), {V3(), V3(), V3(), V3(), dvy, V3(), V3()}, dout, {q, kx, vx, ky, vy, kd, vd},
                          alpha, dscore, graph, 2);
   expect_bits(to_vector(dvy), all[6], "dvy");
 }
@@ -355,9 +355,10 @@ Outputs run_readout(std::int64_t B, const ReadoutShape& s, const Outputs& in) {
   V3 draw_b1("draw_b1", B, 1, 1), dbil_a("dbil_a", B, N, s.d), dbil_b("dbil_b", B, N, s.d);
   V2 b0("b0", B, m), w1("w1", B, m), dP("dP", B, s.p);
   hnet::View1<T> b1("b1", B);
-  hk::readout_forward(hnet::ExecSpace(), w0, b0, w1, b1, raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b, P, s.off_gamma);
-  hk::readout_backward(hnet::ExecSpace(), draw_w0, draw_w1, draw_b0, draw_b1, dbil_a, dbil_b, dP, dw0, db0, dw1, db1,
-                       raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b, P, s.off_gamma);
+  hk::readout_forward(hnet::ExecSpace(), {w0, b0, w1, b1}, {raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b}, P,
+                      s.off_gamma);
+  hk::readout_backward(hnet::ExecSpace(), {draw_w0, draw_w1, draw_b0, draw_b1, dbil_a, dbil_b}, dP, {dw0, db0, dw1, db1},
+                       {raw_w0, raw_w1, raw_b0, raw_b1, bil_a, bil_b}, P, s.off_gamma);
   return {to_vector(w0),      to_vector(b0),      to_vector(w1),      to_vector(b1),
           to_vector(draw_w0), to_vector(draw_w1), to_vector(draw_b0), to_vector(draw_b1),
           to_vector(dbil_a),  to_vector(dbil_b),  to_vector(dP)};

@@ -450,138 +450,144 @@ std::optional<int64_t> first_repeat(const std::vector<int64_t>& values) {
   return values[*first];
 }
 
-Schema build_schema() {
-  Schema s;
-  {
-    SectionFields<TaskConfig> t(s, "task", &Deck::task, "The regression task (model.md 1, 8).");
-    t.add("input", &TaskConfig::input, "distribution of each input x_i: N(0,1) or U[-1,1]");
-    t.add("target", &TaskConfig::target, "target y: sum |x_i| (reference), sum x_i^2, or max |x_i|");
-    t.add("eval_size", &TaskConfig::eval_size, ints(1, int64_t{1} << 24),
-          "inputs in the fixed evaluation set");
-    t.add("eval_seed", &TaskConfig::eval_seed, "seed of the fixed evaluation set");
-  }
-  {
-    SectionFields<TargetConfig> t(s, "target", &Deck::target,
-                                  "The generated two-layer swish MLP n -> m -> 1 (model.md 2).");
-    t.add("n", &TargetConfig::n, ints(1, kMaxWidth), "input dimension n used in training");
-    t.add("hidden_ratio", &TargetConfig::hidden_ratio, ints(1, 64), "hidden width m = hidden_ratio * n");
-  }
-  {
-    SectionFields<ModelConfig> m(s, "model", &Deck::model,
-                                 "The graph hypernetwork and its beta conditioning (model.md 4-6).");
-    m.add("d", &ModelConfig::d, ints(1, kMaxWidth), "node and edge state width d; a multiple of heads");
-    m.add("heads", &ModelConfig::heads, ints(1, 256), "attention heads H, each of width d/H");
-    m.add("blocks", &ModelConfig::blocks, ints(1, 64),
-          "graph-transformer blocks in the encoder and in the decoder (K_enc = K_dec)");
-    m.add("latent", &ModelConfig::latent, ints(1, 1024), "latent width k per node and edge per level");
-    m.add("identity_dim", &ModelConfig::identity_dim, ints(1, kMaxWidth), "identity feature width d_r");
-    m.add("identity_seed", &ModelConfig::identity_seed, "seed of the identity features r_v");
-    m.add("identity_scale", &ModelConfig::identity_scale, closed(0.0, 1000.0),
-          "factor on the identity features r_v (0 removes them)");
-    m.add("type_scale", &ModelConfig::type_scale, closed(0.0, 1000.0),
-          "standard deviation of the initial type vectors T, S (encoder and decoder)");
-    m.add("phi_hidden", &ModelConfig::phi_hidden, ints(1, kMaxWidth), "hidden width of MLP_phi");
-    m.add("phi_dim", &ModelConfig::phi_dim, ints(1, 1024), "width d_phi of the beta code phi(beta)");
-    m.add("u_init", &ModelConfig::u_init, closed(0.0, 10.0), "U starts uniform in +-u_init");
-    m.add("readout", &ModelConfig::readout,
-          "edge: W0 from the edge state; edge_bilinear adds <A h_i, B h_j>/sqrt(d)");
-    m.add("prior", &ModelConfig::prior, "latent prior: fixed N(0, s^2 I), or learned from the decoder");
-    m.add("sigma", &ModelConfig::sigma,
-          "posterior sigma: prior_scale*sigmoid(rho) (prior scaled too), or softplus(rho)+1e-4");
-    m.add("prior_scale", &ModelConfig::prior_scale, open_closed(0.0, 1000.0),
-          "sigma_p: prior spread and cap on sigma when sigma = bounded");
-    m.add("rho_bias_init", &ModelConfig::rho_bias_init, closed(-100.0, 100.0),
-          "initial bias of the posterior rho outputs");
-    m.add("posterior_identity", &ModelConfig::posterior_identity,
-          "add Linear_r(r_v) to the posterior: a direct identity route");
-  }
-  {
-    SectionFields<TrainConfig> t(s, "train", &Deck::train, "Training (model.md 7).");
-    t.add("steps", &TrainConfig::steps, ints(1, kMaxSteps), "optimizer steps");
-    t.add("batch_beta", &TrainConfig::batch_beta, ints(1, kMaxCount), "networks (beta draws) per step B_beta");
-    t.add("batch_x", &TrainConfig::batch_x, ints(1, kMaxCount), "inputs per network per step B_x");
-    t.add("log10_beta_min", &TrainConfig::log10_beta_min, closed(-kMaxLog10Beta, kMaxLog10Beta),
-          "low end lo of the training range of log10 beta");
-    t.add("log10_beta_max", &TrainConfig::log10_beta_max, closed(-kMaxLog10Beta, kMaxLog10Beta),
-          "high end hi of the training range of log10 beta");
-    t.add("objective", &TrainConfig::objective,
-          "per network: ln(L + beta KL), L + beta KL, or ln L + beta KL");
-    t.add("lr", &TrainConfig::lr, open_closed(0.0, 10.0), "peak Adam learning rate");
-    t.add("warmup_steps", &TrainConfig::warmup_steps, ints(0, kMaxSteps),
-          "steps of linear learning-rate warm-up");
-    t.add("lr_final_fraction", &TrainConfig::lr_final_fraction, closed(0.0, 1.0),
-          "cosine decay ends at lr * lr_final_fraction");
-    t.add("clip_norm", &TrainConfig::clip_norm, open_closed(0.0, 1e12),
-          "global gradient-norm clipping threshold");
-    t.add("adam_beta1", &TrainConfig::adam_beta1, closed_open(0.0, 1.0), "Adam first-moment decay");
-    t.add("adam_beta2", &TrainConfig::adam_beta2, closed_open(0.0, 1.0), "Adam second-moment decay");
-    t.add("adam_eps", &TrainConfig::adam_eps, open_closed(0.0, 1.0), "Adam epsilon");
-    t.add("kl_warmup_steps", &TrainConfig::kl_warmup_steps, ints(0, kMaxSteps),
-          "the beta*KL term ramps from 0 to full over this many steps; 0 = off");
-    t.add("beta_curriculum", &TrainConfig::beta_curriculum,
-          "sample log10 beta in [lo, lo+1] first, then widen to hi");
-    t.add("curriculum_hold_steps", &TrainConfig::curriculum_hold_steps, ints(0, kMaxSteps),
-          "curriculum: steps before widening (S1)");
-    t.add("curriculum_widen_steps", &TrainConfig::curriculum_widen_steps, ints(0, kMaxSteps),
-          "curriculum: steps over which the upper end reaches hi (S2)");
-    t.add("sizes", &TrainConfig::sizes, ints(1, kMaxWidth), 64,
-          "input sizes n of the generated networks, one drawn per step for all of its networks; "
-          "empty = target.n only");
-    t.add("seed", &TrainConfig::seed, "run seed: initialisation, latent noise, inputs, beta draws");
-    t.add("nonfinite", &TrainConfig::nonfinite,
-          "on a non-finite loss or gradient: stop the run, or skip the step");
-  }
-  {
-    SectionFields<SweepConfig> w(s, "sweep", &Deck::sweep,
-                                 "Evaluation sweep and classification (model.md 8, 9).");
-    w.add("beta_points", &SweepConfig::beta_points, ints(1, kMaxCount),
-          "beta values, log-spaced over [log10_beta_min, log10_beta_max]");
-    w.add("generation_seeds", &SweepConfig::generation_seeds, ints(1, kMaxCount),
-          "networks generated per beta (G)");
-    w.add("sizes", &SweepConfig::sizes, ints(1, kMaxWidth), 1024,
-          "input sizes n' of the generalisation test; empty = none");
-    w.add("steps", &SweepConfig::steps, ints(0, kMaxSteps), kMaxListLength,
-          "training steps of the saved models to evaluate; empty = every saved model");
-    w.add("posterior_mean", &SweepConfig::posterior_mean,
-          "also evaluate networks generated from the posterior mean");
-    w.add("trivial_loss", &SweepConfig::trivial_loss, closed(0.0, 1e6),
-          "normalised loss above which a network is trivial");
-    w.add("convexity_o1", &SweepConfig::convexity_o1, closed(0.0, 1.0),
-          "O1 below which a network is convexity");
-    w.add("double_sided_o2", &SweepConfig::double_sided_o2, closed(0.0, 1.0),
-          "O2 above which a network is double-sided");
-    w.add("pudding_o3", &SweepConfig::pudding_o3, closed(-1.0, 1.0),
-          "O3 above which pudding is (-), else (+)");
-    w.add("valley_kappa", &SweepConfig::valley_kappa, closed(0.0, 1.0),
-          "concentration kappa_j above which a unit is a valley unit");
-    w.add("valley_importance", &SweepConfig::valley_importance, closed(0.0, 1.0),
-          "a valley unit also needs c_j above this fraction of max c");
-  }
-  {
-    SectionFields<ParallelConfig> p(s, "parallel", &Deck::parallel,
-                                    "MPI layout: rank groups, data-parallel inside a group.");
-    p.add("mode", &ParallelConfig::mode,
-          "one rank group per training seed, or per fixed beta (fixed_log10_betas)");
-    p.add("seeds", &ParallelConfig::seeds, ints(1, kMaxCount), "training seeds (groups) in seeds mode");
-    p.add("ranks_per_group", &ParallelConfig::ranks_per_group, ints(1, kMaxCount),
-          "ranks sharing one group's batch_beta networks");
-    p.add("fixed_log10_betas", &ParallelConfig::fixed_log10_betas,
-          closed(-kMaxLog10Beta, kMaxLog10Beta), kMaxListLength,
-          "log10 beta of each group in fixed_beta mode; unused in seeds mode");
-  }
-  {
-    SectionFields<OutputConfig> o(s, "output", &Deck::output, "Results, logs and checkpoints.");
-    o.add("dir", &OutputConfig::dir, "results directory");
-    o.add("log_every", &OutputConfig::log_every, ints(1, kMaxSteps), "steps between log lines");
-    o.add("checkpoint_every", &OutputConfig::checkpoint_every, ints(1, kMaxSteps),
-          "steps between checkpoints");
-    o.add("save_models", &OutputConfig::save_models, ints(1, kMaxCount),
-          "models saved at log-spaced steps for the sweep");
-    o.add("overwrite", &OutputConfig::overwrite, "allow writing into an existing results directory");
-  }
+// One function per deck section: its keys, ranges and meanings.
+void add_task_keys(Schema& s) {
+  SectionFields<TaskConfig> t(s, "task", &Deck::task, "The regression task (model.md 1, 8).");
+  t.add("input", &TaskConfig::input, "distribution of each input x_i: N(0,1) or U[-1,1]");
+  t.add("target", &TaskConfig::target, "target y: sum |x_i| (reference), sum x_i^2, or max |x_i|");
+  t.add("eval_size", &TaskConfig::eval_size, ints(1, int64_t{1} << 24),
+        "inputs in the fixed evaluation set");
+  t.add("eval_seed", &TaskConfig::eval_seed, "seed of the fixed evaluation set");
+}
 
+void add_target_keys(Schema& s) {
+  SectionFields<TargetConfig> t(s, "target", &Deck::target,
+                                "The generated two-layer swish MLP n -> m -> 1 (model.md 2).");
+  t.add("n", &TargetConfig::n, ints(1, kMaxWidth), "input dimension n used in training");
+  t.add("hidden_ratio", &TargetConfig::hidden_ratio, ints(1, 64), "hidden width m = hidden_ratio * n");
+}
+
+void add_model_keys(Schema& s) {
+  SectionFields<ModelConfig> m(s, "model", &Deck::model,
+                               "The graph hypernetwork and its beta conditioning (model.md 4-6).");
+  m.add("d", &ModelConfig::d, ints(1, kMaxWidth), "node and edge state width d; a multiple of heads");
+  m.add("heads", &ModelConfig::heads, ints(1, 256), "attention heads H, each of width d/H");
+  m.add("blocks", &ModelConfig::blocks, ints(1, 64),
+        "graph-transformer blocks in the encoder and in the decoder (K_enc = K_dec)");
+  m.add("latent", &ModelConfig::latent, ints(1, 1024), "latent width k per node and edge per level");
+  m.add("identity_dim", &ModelConfig::identity_dim, ints(1, kMaxWidth), "identity feature width d_r");
+  m.add("identity_seed", &ModelConfig::identity_seed, "seed of the identity features r_v");
+  m.add("identity_scale", &ModelConfig::identity_scale, closed(0.0, 1000.0),
+        "factor on the identity features r_v (0 removes them)");
+  m.add("type_scale", &ModelConfig::type_scale, closed(0.0, 1000.0),
+        "standard deviation of the initial type vectors T, S (encoder and decoder)");
+  m.add("phi_hidden", &ModelConfig::phi_hidden, ints(1, kMaxWidth), "hidden width of MLP_phi");
+  m.add("phi_dim", &ModelConfig::phi_dim, ints(1, 1024), "width d_phi of the beta code phi(beta)");
+  m.add("u_init", &ModelConfig::u_init, closed(0.0, 10.0), "U starts uniform in +-u_init");
+  m.add("readout", &ModelConfig::readout,
+        "edge: W0 from the edge state; edge_bilinear adds <A h_i, B h_j>/sqrt(d)");
+  m.add("prior", &ModelConfig::prior, "latent prior: fixed N(0, s^2 I), or learned from the decoder");
+  m.add("sigma", &ModelConfig::sigma,
+        "posterior sigma: prior_scale*sigmoid(rho) (prior scaled too), or softplus(rho)+1e-4");
+  m.add("prior_scale", &ModelConfig::prior_scale, open_closed(0.0, 1000.0),
+        "sigma_p: prior spread and cap on sigma when sigma = bounded");
+  m.add("rho_bias_init", &ModelConfig::rho_bias_init, closed(-100.0, 100.0),
+        "initial bias of the posterior rho outputs");
+  m.add("posterior_identity", &ModelConfig::posterior_identity,
+        "add Linear_r(r_v) to the posterior: a direct identity route");
+}
+
+void add_train_keys(Schema& s) {
+  SectionFields<TrainConfig> t(s, "train", &Deck::train, "Training (model.md 7).");
+  t.add("steps", &TrainConfig::steps, ints(1, kMaxSteps), "optimizer steps");
+  t.add("batch_beta", &TrainConfig::batch_beta, ints(1, kMaxCount), "networks (beta draws) per step B_beta");
+  t.add("batch_x", &TrainConfig::batch_x, ints(1, kMaxCount), "inputs per network per step B_x");
+  t.add("log10_beta_min", &TrainConfig::log10_beta_min, closed(-kMaxLog10Beta, kMaxLog10Beta),
+        "low end lo of the training range of log10 beta");
+  t.add("log10_beta_max", &TrainConfig::log10_beta_max, closed(-kMaxLog10Beta, kMaxLog10Beta),
+        "high end hi of the training range of log10 beta");
+  t.add("objective", &TrainConfig::objective,
+        "per network: ln(L + beta KL), L + beta KL, or ln L + beta KL");
+  t.add("lr", &TrainConfig::lr, open_closed(0.0, 10.0), "peak Adam learning rate");
+  t.add("warmup_steps", &TrainConfig::warmup_steps, ints(0, kMaxSteps),
+        "steps of linear learning-rate warm-up");
+  t.add("lr_final_fraction", &TrainConfig::lr_final_fraction, closed(0.0, 1.0),
+        "cosine decay ends at lr * lr_final_fraction");
+  t.add("clip_norm", &TrainConfig::clip_norm, open_closed(0.0, 1e12),
+        "global gradient-norm clipping threshold");
+  t.add("adam_beta1", &TrainConfig::adam_beta1, closed_open(0.0, 1.0), "Adam first-moment decay");
+  t.add("adam_beta2", &TrainConfig::adam_beta2, closed_open(0.0, 1.0), "Adam second-moment decay");
+  t.add("adam_eps", &TrainConfig::adam_eps, open_closed(0.0, 1.0), "Adam epsilon");
+  t.add("kl_warmup_steps", &TrainConfig::kl_warmup_steps, ints(0, kMaxSteps),
+        "the beta*KL term ramps from 0 to full over this many steps; 0 = off");
+  t.add("beta_curriculum", &TrainConfig::beta_curriculum,
+        "sample log10 beta in [lo, lo+1] first, then widen to hi");
+  t.add("curriculum_hold_steps", &TrainConfig::curriculum_hold_steps, ints(0, kMaxSteps),
+        "curriculum: steps before widening (S1)");
+  t.add("curriculum_widen_steps", &TrainConfig::curriculum_widen_steps, ints(0, kMaxSteps),
+        "curriculum: steps over which the upper end reaches hi (S2)");
+  t.add("sizes", &TrainConfig::sizes, ints(1, kMaxWidth), 64,
+        "input sizes n of the generated networks, one drawn per step for all of its networks; "
+        "empty = target.n only");
+  t.add("seed", &TrainConfig::seed, "run seed: initialisation, latent noise, inputs, beta draws");
+  t.add("nonfinite", &TrainConfig::nonfinite,
+        "on a non-finite loss or gradient: stop the run, or skip the step");
+}
+
+void add_sweep_keys(Schema& s) {
+  SectionFields<SweepConfig> w(s, "sweep", &Deck::sweep,
+                               "Evaluation sweep and classification (model.md 8, 9).");
+  w.add("beta_points", &SweepConfig::beta_points, ints(1, kMaxCount),
+        "beta values, log-spaced over [log10_beta_min, log10_beta_max]");
+  w.add("generation_seeds", &SweepConfig::generation_seeds, ints(1, kMaxCount),
+        "networks generated per beta (G)");
+  w.add("sizes", &SweepConfig::sizes, ints(1, kMaxWidth), 1024,
+        "input sizes n' of the generalisation test; empty = none");
+  w.add("steps", &SweepConfig::steps, ints(0, kMaxSteps), kMaxListLength,
+        "training steps of the saved models to evaluate; empty = every saved model");
+  w.add("posterior_mean", &SweepConfig::posterior_mean,
+        "also evaluate networks generated from the posterior mean");
+  w.add("trivial_loss", &SweepConfig::trivial_loss, closed(0.0, 1e6),
+        "normalised loss above which a network is trivial");
+  w.add("convexity_o1", &SweepConfig::convexity_o1, closed(0.0, 1.0),
+        "O1 below which a network is convexity");
+  w.add("double_sided_o2", &SweepConfig::double_sided_o2, closed(0.0, 1.0),
+        "O2 above which a network is double-sided");
+  w.add("pudding_o3", &SweepConfig::pudding_o3, closed(-1.0, 1.0),
+        "O3 above which pudding is (-), else (+)");
+  w.add("valley_kappa", &SweepConfig::valley_kappa, closed(0.0, 1.0),
+        "concentration kappa_j above which a unit is a valley unit");
+  w.add("valley_importance", &SweepConfig::valley_importance, closed(0.0, 1.0),
+        "a valley unit also needs c_j above this fraction of max c");
+}
+
+void add_parallel_keys(Schema& s) {
+  SectionFields<ParallelConfig> p(s, "parallel", &Deck::parallel,
+                                  "MPI layout: rank groups, data-parallel inside a group.");
+  p.add("mode", &ParallelConfig::mode,
+        "one rank group per training seed, or per fixed beta (fixed_log10_betas)");
+  p.add("seeds", &ParallelConfig::seeds, ints(1, kMaxCount), "training seeds (groups) in seeds mode");
+  p.add("ranks_per_group", &ParallelConfig::ranks_per_group, ints(1, kMaxCount),
+        "ranks sharing one group's batch_beta networks");
+  p.add("fixed_log10_betas", &ParallelConfig::fixed_log10_betas,
+        closed(-kMaxLog10Beta, kMaxLog10Beta), kMaxListLength,
+        "log10 beta of each group in fixed_beta mode; unused in seeds mode");
+}
+
+void add_output_keys(Schema& s) {
+  SectionFields<OutputConfig> o(s, "output", &Deck::output, "Results, logs and checkpoints.");
+  o.add("dir", &OutputConfig::dir, "results directory");
+  o.add("log_every", &OutputConfig::log_every, ints(1, kMaxSteps), "steps between log lines");
+  o.add("checkpoint_every", &OutputConfig::checkpoint_every, ints(1, kMaxSteps),
+        "steps between checkpoints");
+  o.add("save_models", &OutputConfig::save_models, ints(1, kMaxCount),
+        "models saved at log-spaced steps for the sweep");
+  o.add("overwrite", &OutputConfig::overwrite, "allow writing into an existing results directory");
+}
+// The checks that involve several keys, each naming its keys and what is valid.
+std::vector<CrossCheck> cross_key_checks() {
   const auto edges = [](int64_t n, int64_t ratio) { return n * ratio * (n + 1); };  // n*m + m
-  s.checks = {
+  return {
       {{"model.heads", "model.d"},
        "model.d must be a multiple of model.heads (head width d/H)",
        [](const Deck& d) {
@@ -681,6 +687,18 @@ Schema build_schema() {
          return std::string();
        }},
   };
+}
+
+Schema build_schema() {
+  Schema s;
+  add_task_keys(s);
+  add_target_keys(s);
+  add_model_keys(s);
+  add_train_keys(s);
+  add_sweep_keys(s);
+  add_parallel_keys(s);
+  add_output_keys(s);
+  s.checks = cross_key_checks();
   for (const CrossCheck& c : s.checks)
     for (const std::string& k : c.keys)
       if (!s.find_field(k)) throw std::logic_error("deck schema: cross check names unknown key " + k);

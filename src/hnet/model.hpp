@@ -14,6 +14,7 @@
 #include "hnet/deck.hpp"
 #include "hnet/graph.hpp"
 #include "hnet/hypernet_layout.hpp"
+#include "hnet/memory.hpp"
 #include "hnet/network.hpp"
 #include "kernels/task_data.hpp"
 #include "kernels/views.hpp"
@@ -75,28 +76,6 @@ class Model {
 
 extern template class Model<float>;
 extern template class Model<double>;
-
-// Memory the workspaces can draw on. Host backends: MemAvailable from /proc/meminfo (else
-// physical pages × page size), capped by the memory limit of the process's cgroup (v1 or v2, as
-// batch systems and containers set); every rank on a node shares it.
-// CUDA/HIP: free memory of the rank's device (cudaMemGetInfo/hipMemGetInfo). The test-only
-// variable HNET_TEST_AVAILABLE_BYTES replaces the measured value, so tests can hit the limit.
-struct AvailableMemory {
-  std::size_t bytes = 0;
-  std::string source;  // where the number came from, for messages
-};
-AvailableMemory available_host_memory();
-AvailableMemory available_device_memory();  // the host's memory on host backends
-std::string format_bytes(std::size_t bytes);
-
-// What one rank will allocate, in named parts, on the device and on the host.
-struct MemoryNeed {
-  std::vector<std::pair<std::string, std::size_t>> device, host;
-};
-// Throws std::runtime_error, on every rank of `comm` alike, when the needs of the ranks that share
-// memory exceed what is available; the message gives both sizes, the parts and `advice`.
-// Collective over `comm`; call it before allocating.
-void require_memory(const MemoryNeed& need, const std::string& what, const std::string& advice, MPI_Comm comm);
 
 // u ∈ [−1, 1] of model.md §6: the β encoding over the full training range.
 double beta_encoding(double log10_beta, double lo, double hi);

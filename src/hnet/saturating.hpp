@@ -1,7 +1,6 @@
 #pragma once
 // Byte counts for the memory and disk checks. A deck far too large must read as "too large", not
 // wrap around to something small, so products and sums stop at SIZE_MAX instead of overflowing.
-// (model.cpp keeps its own copy inside its allocator for now: it is being rewritten elsewhere.)
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
