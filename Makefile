@@ -1,7 +1,9 @@
 # Thin wrapper: set-up script, CMake presets, ctest. The README's two commands are
 # `make run` and `make test`.
 PRESET ?= openmp
-HNET_DEPS_PREFIX ?= $(HOME)/.cache/hnet/kokkos-3.4.1-openmp
+# The Kokkos backend of the preset: cuda and hip build against a Kokkos with that backend.
+gpu_preset := $(filter cuda hip,$(PRESET))
+HNET_DEPS_PREFIX ?= $(HOME)/.cache/hnet/kokkos-3.4.1-$(or $(gpu_preset),openmp)
 DECK ?= inputs/quick.toml
 JOBS ?= $(shell nproc)
 
@@ -14,13 +16,20 @@ BUILD_DIR ?= $(or $(build_dir_$(PRESET)),build-$(PRESET))
 export OMP_PROC_BIND ?= false
 
 # What scripts/setup.sh installs: `make run` what building and running need; `make test` adds
-# what only tests need (Slurm for the slurm tests). The target-specific value reaches `setup`
-# through build and configure.
+# what only tests need (Slurm for the slurm tests); PRESET=cuda or hip adds nvcc or hipcc and
+# builds Kokkos with that backend (`setup.sh run cuda`). The target-specific value reaches
+# `setup` through build and configure.
 SETUP_FOR ?= run
 test: SETUP_FOR = test
+setup_purposes = $(SETUP_FOR)$(if $(gpu_preset), $(gpu_preset))
 
-# Presets for your own Kokkos (cuda, hip) take Kokkos_ROOT from the environment instead.
-ifneq ($(filter openmp serial debug,$(PRESET)),)
+# Every preset builds against the set-up's Kokkos in HNET_DEPS_PREFIX, except cuda and hip when
+# Kokkos_ROOT is set (your own Kokkos, from the environment or the make command line): then
+# nothing is installed and the preset finds Kokkos there.
+ifneq ($(and $(gpu_preset),$(Kokkos_ROOT)),)
+  KOKKOS_FLAGS :=
+  SETUP :=
+else ifneq ($(filter openmp serial debug cuda hip,$(PRESET)),)
   KOKKOS_FLAGS := -DKokkos_ROOT=$(HNET_DEPS_PREFIX) -DKokkosKernels_ROOT=$(HNET_DEPS_PREFIX)
   SETUP := setup
 endif
@@ -29,7 +38,7 @@ endif
 all: build
 
 setup:
-	bash scripts/setup.sh $(SETUP_FOR)
+	HNET_DEPS_PREFIX='$(HNET_DEPS_PREFIX)' bash scripts/setup.sh $(setup_purposes)
 
 configure: $(SETUP)
 	cmake --preset $(PRESET) $(KOKKOS_FLAGS)

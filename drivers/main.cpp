@@ -1,4 +1,4 @@
-// hnet: MPI_Init → { Kokkos::ScopeGuard; parse; run } → H5close → MPI_Finalize, so every View
+// hnet: MPI_Init → { Kokkos::initialize … finalize; parse; run } → H5close → MPI_Finalize, so every View
 // dies before Kokkos finalizes, and Kokkos and HDF5 before MPI.
 #include <hdf5.h>
 #include <mpi.h>
@@ -92,6 +92,28 @@ void append_unused_kokkos_arguments(SplitArguments& split, int kokkos_argc) {
   split.app.push_back(nullptr);
 }
 
+// Kokkos::initialize throws when its backend cannot start (a CUDA or HIP build on a machine
+// without that GPU, or with a driver too old): a clear message and exit code 1, not an abort.
+bool start_kokkos(int& kokkos_argc, char** kokkos_argv) {
+  try {
+    Kokkos::initialize(kokkos_argc, kokkos_argv);
+    return true;
+  } catch (const std::exception& e) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0)
+      std::cerr << "hnet: error: Kokkos could not start its " << Kokkos::DefaultExecutionSpace::name()
+                << " backend: " << e.what()
+                << "\nThis build runs its kernels there; on a machine without that device use a build of "
+                   "the openmp preset.\n";
+    return false;
+  }
+}
+
+struct KokkosFinalizer {
+  ~KokkosFinalizer() { Kokkos::finalize(); }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +125,12 @@ int main(int argc, char** argv) {
   SplitArguments arguments = split_arguments(argc, argv);
   {
     int kokkos_argc = static_cast<int>(arguments.kokkos.size()) - 1;
-    Kokkos::ScopeGuard kokkos(kokkos_argc, arguments.kokkos.data());
+    if (!start_kokkos(kokkos_argc, arguments.kokkos.data())) {
+      H5close();
+      MPI_Finalize();
+      return 1;
+    }
+    const KokkosFinalizer kokkos;
     append_unused_kokkos_arguments(arguments, kokkos_argc);
     try {
       code = run(static_cast<int>(arguments.app.size()) - 1, arguments.app.data());

@@ -30,7 +30,8 @@ struct ReadoutInputs {
 template <class E, class T>
 void readout_forward(const E& exec, const NetworkParameters<E, T>& out, const ReadoutInputs<E, T>& in,
                      const V2<E, T>& P, const std::int64_t off_gamma) {
-  const auto w0 = out.w0, b0 = out.b0, w1 = out.w1;
+  const auto w0 = out.w0;
+  const auto b0 = out.b0, w1 = out.w1;
   const auto b1 = out.b1;
   const auto raw_w0 = in.raw_w0, raw_w1 = in.raw_w1, raw_b0 = in.raw_b0, raw_b1 = in.raw_b1, bil_a = in.bil_a,
              bil_b = in.bil_b;
@@ -69,7 +70,8 @@ void readout_backward(const E& exec, const ReadoutInputs<E, T>& grad, const V2<E
                       const std::int64_t off_gamma) {
   const auto draw_w0 = grad.raw_w0, draw_w1 = grad.raw_w1, draw_b0 = grad.raw_b0, draw_b1 = grad.raw_b1,
              dbil_a = grad.bil_a, dbil_b = grad.bil_b;
-  const auto dw0 = dout.w0, db0 = dout.b0, dw1 = dout.w1;
+  const auto dw0 = dout.w0;
+  const auto db0 = dout.b0, dw1 = dout.w1;
   const auto db1 = dout.b1;
   const auto raw_w0 = in.raw_w0, raw_w1 = in.raw_w1, raw_b0 = in.raw_b0, raw_b1 = in.raw_b1, bil_a = in.bil_a,
              bil_b = in.bil_b;

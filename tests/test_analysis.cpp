@@ -346,7 +346,7 @@ TEST(Classifier, HighLossIsTrivialWhateverTheWeights) {
 
 // §9.1 in order, each comparison strict, each boundary landing on the side the text says.
 TEST(Classifier, RuleAppliesInOrderWithStrictComparisons) {
-  const hnet::ClassifierThresholds t;
+  const hnet::ClassifierThresholds t{};
   const auto op = [](double o1, double o2, double o3) {
     hnet::OrderParameters p;
     p.o1 = o1, p.o2 = o2, p.o3 = o3;
@@ -379,8 +379,8 @@ TEST(Classifier, ThresholdsComeFromTheArgument) {
 }
 
 TEST(Classifier, ThresholdsFromSweepCopyEveryField) {
-  const hnet::SweepConfig reference;
-  const hnet::ClassifierThresholds defaults, from_reference = hnet::thresholds_from(reference);
+  const hnet::SweepConfig reference{};
+  const hnet::ClassifierThresholds defaults{}, from_reference = hnet::thresholds_from(reference);
   // The two default lists must not drift apart.
   EXPECT_EQ(from_reference.trivial_loss, defaults.trivial_loss);
   EXPECT_EQ(from_reference.convexity_o1, defaults.convexity_o1);

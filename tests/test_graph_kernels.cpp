@@ -296,8 +296,12 @@ TEST(LatentChannel, RowsSplitAcrossCallsGiveTheSameNoise) {
   const Outputs in = latent_inputs(B, R, k, 800);
   const Vec whole = run_latent<float>(B, R, k, o, in)[0];
   Vec joined;
+  // Plain variables, not a structured binding: the lambda below captures them (nvcc's front end
+  // takes neither that C++20 capture nor a range-for over this braced list).
+  const std::pair<std::int64_t, std::int64_t> halves[] = {{0, split}, {split, R}};
   for (std::int64_t b = 0; b < B; ++b)
-    for (auto [r0, r1] : {std::pair<std::int64_t, std::int64_t>{0, split}, {split, R}}) {
+    for (const auto& half : halves) {
+      const std::int64_t r0 = half.first, r1 = half.second;
       hk::LatentOptions part = o;
       part.network_offset += b, part.row_offset += r0;
       auto rows = [&](const Vec& v, std::int64_t width) {

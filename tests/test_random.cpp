@@ -62,13 +62,22 @@ TEST(Random, GoldenValuesPinTheGenerator) {
   EXPECT_DOUBLE_EQ(hk::uniform01(key, 3), 0.65615700318920256);
 }
 
-TEST(Random, DeviceDrawsEqualHostDrawsBitwise) {
-  const int count = 4096;
-  const auto key = hk::make_key(5, hk::Purpose::test_data, 9);
+namespace {
+// normal(key, e) for e < count, drawn on hnet's execution space. A function of its own: nvcc
+// takes no device lambda inside a TEST body (a private member function).
+hnet::View1<float> draw_normals(const hk::RngKey& key, int count) {
   hnet::View1<float> device("hnet::test::normals", count);
   Kokkos::parallel_for(
       "hnet::test::draw", Kokkos::RangePolicy<hnet::ExecSpace>(0, count),
       KOKKOS_LAMBDA(const int e) { device(e) = static_cast<float>(hk::normal(key, e)); });
+  return device;
+}
+}  // namespace
+
+TEST(Random, DeviceDrawsEqualHostDrawsBitwise) {
+  const int count = 4096;
+  const auto key = hk::make_key(5, hk::Purpose::test_data, 9);
+  const hnet::View1<float> device = draw_normals(key, count);
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), device);
   for (int e = 0; e < count; ++e) {
     const float expected = static_cast<float>(hk::normal(key, e));

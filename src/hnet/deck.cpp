@@ -8,7 +8,19 @@
 #define TOML_SHARED_LIB 1
 #endif
 #endif
+// CUDA's and HIP's headers define __noinline__ as a macro, which breaks toml++'s
+// `__has_attribute(__noinline__)`; it is lifted for the include (CUDA builds compile this file
+// with the host compiler alone, see src/hnet/CMakeLists.txt, so this matters for HIP).
+#if defined(__noinline__)
+#pragma push_macro("__noinline__")
+#undef __noinline__
+#define HNET_TOML_RESTORE_NOINLINE
+#endif
 #include <toml++/toml.h>
+#if defined(HNET_TOML_RESTORE_NOINLINE)
+#pragma pop_macro("__noinline__")
+#undef HNET_TOML_RESTORE_NOINLINE
+#endif
 
 #include <algorithm>
 #include <array>
@@ -1205,6 +1217,16 @@ std::string deck_reference_markdown() {
     out += "- " + join(keys, ", ") + ": " + c.rule + "\n";
   }
   return out;
+}
+
+std::optional<std::int64_t> toml_integer(const std::string& toml_text, const std::string& table,
+                                         const std::string& key) {
+  try {
+    const toml::table parsed = toml::parse(toml_text);
+    if (auto value = parsed[table][key].value<std::int64_t>()) return *value;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
 }
 
 }  // namespace hnet

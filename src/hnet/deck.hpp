@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -155,5 +156,11 @@ std::string to_toml(const Deck&);
 // One markdown table per section (key | type | default | valid values | meaning),
 // followed by the cross-key checks.
 std::string deck_reference_markdown();
+
+// The integer at table.key of a TOML text, read without the schema (a deck written by another
+// hnet version); nullopt when the text does not parse or holds no such integer. This file is the
+// only one that reads TOML (on CUDA builds it is compiled by the host compiler alone).
+std::optional<std::int64_t> toml_integer(const std::string& toml_text, const std::string& table,
+                                         const std::string& key);
 
 }  // namespace hnet

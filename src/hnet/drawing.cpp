@@ -16,8 +16,8 @@
 #include <map>
 #include <set>
 #include <stdexcept>
-#include <toml++/toml.h>
 
+#include "hnet/deck.hpp"
 #include "hnet/hdf5_file.hpp"
 #include "hnet/sweep_records.hpp"
 
@@ -413,11 +413,10 @@ SweepContents read_sweep(const std::string& path) {
     x.algorithm_class = integer(F::algorithm_class, r), x.network_row = integer(F::network_row, r);
   }
 
-  // The training n is the deck's; read with toml++ rather than parse_deck so that a file from a
+  // The training n is the deck's; read without the schema (not parse_deck) so that a file from a
   // version with other deck keys can still be drawn.
   try {
-    const toml::table deck = toml::parse(read_hdf5_string_attribute(path, "/", "deck"));
-    if (auto n = deck["target"]["n"].value<std::int64_t>()) s.training_n = *n;
+    if (auto n = toml_integer(read_hdf5_string_attribute(path, "/", "deck"), "target", "n")) s.training_n = *n;
   } catch (const std::exception&) {
   }
   if (s.training_n <= 0) {

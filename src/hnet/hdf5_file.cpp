@@ -25,7 +25,7 @@ std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& dims) {
 struct QuietErrors {
   QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 };
-const QuietErrors quiet_errors;
+[[maybe_unused]] const QuietErrors quiet_errors;
 
 }  // namespace
 
