@@ -19,6 +19,7 @@ enum class Purpose : std::uint64_t {
   test_data = 7,
   handbuilt = 8,
   size_draws = 9,
+  identity_draws = 10,
 };
 
 // splitmix64's finaliser: a bijection on 64-bit integers with full avalanche.

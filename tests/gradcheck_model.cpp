@@ -21,6 +21,7 @@ struct Variant {
   hnet::Objective objective;
   bool posterior_identity;
   bool use_mean;
+  hnet::IdentityDraw identity_draw = hnet::IdentityDraw::fixed;
 };
 
 std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
@@ -29,6 +30,7 @@ std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
                      hnet::to_string(v.readout) + "_" + hnet::to_string(v.objective);
   if (!v.posterior_identity) name += "_noidentity";
   if (v.use_mean) name += "_mean";
+  if (v.identity_draw == hnet::IdentityDraw::per_network) name += "_identity_per_network";
   return name;
 }
 
@@ -37,6 +39,7 @@ hnet::ModelShape tiny_shape(const Variant& v) {
   s.d = 8, s.heads = 2, s.blocks = 2, s.latent = 2, s.identity_dim = 4;
   s.phi_hidden = 6, s.phi_dim = 3;
   s.prior = v.prior, s.sigma = v.sigma, s.readout = v.readout, s.posterior_identity = v.posterior_identity;
+  s.identity_draw = v.identity_draw;
   s.u_init = 0.2;  // a β-dependence large enough to show in the gradient of U and φ
   s.train_m = 4;
   s.target_mean = 2.0;
@@ -100,7 +103,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Variant{Prior::learned, SigmaParam::softplus, Readout::edge, Objective::sum, true, false},
                       Variant{Prior::learned, SigmaParam::bounded, Readout::edge, Objective::log_loss, false, false},
                       Variant{Prior::standard, SigmaParam::softplus, Readout::edge, Objective::log_sum, false, false},
-                      Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, true}),
+                      Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, true},
+                      Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, false,
+                              hnet::IdentityDraw::per_network}),
     variant_name);
 
 }  // namespace

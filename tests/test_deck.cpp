@@ -106,6 +106,7 @@ TEST(Deck, RoundTripIsBitExactForAwkwardValues) {
   d.model.u_init = 0.1 + 0.2;                       // 0.30000000000000004
   d.model.identity_scale = 1.0 / 3.0;
   d.model.type_scale = 0.1;
+  d.model.identity_draw = hnet::IdentityDraw::per_network;
   d.model.rho_bias_init = -0.0;
   d.model.prior_scale = 4.9406564584124654e-324;    // smallest subnormal
   d.train.lr = 1e-300;
@@ -124,6 +125,7 @@ TEST(Deck, RoundTripIsBitExactForAwkwardValues) {
   EXPECT_TRUE(same_bits(back.model.u_init, d.model.u_init));
   EXPECT_TRUE(same_bits(back.model.identity_scale, d.model.identity_scale));
   EXPECT_TRUE(same_bits(back.model.type_scale, d.model.type_scale));
+  EXPECT_EQ(back.model.identity_draw, hnet::IdentityDraw::per_network);
   EXPECT_TRUE(same_bits(back.model.rho_bias_init, -0.0));
   EXPECT_TRUE(same_bits(back.model.prior_scale, d.model.prior_scale));
   EXPECT_TRUE(same_bits(back.train.lr, d.train.lr));
@@ -159,7 +161,7 @@ TEST(Deck, PrinterWritesFloatsAsTomlFloatsWithComments) {
     EXPECT_NE(line.find(" = "), std::string::npos) << line;
     EXPECT_NE(line.find(" # "), std::string::npos) << line;
   }
-  EXPECT_EQ(keys, 63);
+  EXPECT_EQ(keys, 64);
 }
 
 TEST(Deck, SyntaxErrorReportsFileLineAndColumn) {
@@ -463,7 +465,7 @@ TEST(Deck, LoadDeckReportsMissingAndUnreadableFiles) {
 TEST(Deck, MarkdownReferenceCoversEveryKey) {
   const std::string md = hnet::deck_reference_markdown();
   const auto keys = printed_keys(hnet::to_toml(hnet::default_deck()));
-  ASSERT_EQ(keys.size(), 63u);
+  ASSERT_EQ(keys.size(), 64u);
   for (const std::string& dotted : keys) {
     const std::string section = dotted.substr(0, dotted.find('.'));
     const std::string key = dotted.substr(dotted.find('.') + 1);

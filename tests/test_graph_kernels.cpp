@@ -14,6 +14,7 @@
 #include "hnet/graph.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/beta_conditioning.hpp"
+#include "kernels/identity.hpp"
 #include "kernels/latent.hpp"
 #include "kernels/readout.hpp"
 #include "view_utils.hpp"
@@ -516,4 +517,38 @@ TEST(GenerateParameters, DeterministicAndBatchIndependent) {
   expect_deterministic([&](std::int64_t batch, std::int64_t,
                            const Outputs& in) { return run_generate<float>(batch, p, dim, P0, U, in); },
                        {random_vector(B * dim, 1502), random_vector(B * p, 1503)}, B, 2);
+}
+
+// Identity features drawn per network (model.md §4, identity_draw = per_network): a pure function
+// of (seeds, step, global network index, node), so a rank's slice of the batch gets the bits the
+// whole batch gives it; networks and steps differ; an edge carries its two nodes' vectors.
+TEST(IdentityDraw, PerNetworkFeaturesAreKeyedByStepNetworkAndNode) {
+  const std::int64_t n = 4, m = 6, N = n + m + 1, E = n * m + m, dr = 5, B = 3;
+  const auto graph = hnet::build_graph(n, m);
+  auto draw = [&](std::int64_t batch, std::uint64_t step, std::uint64_t offset) {
+    hnet::View3<double> nodes("hnet::test::r_nodes", batch, N, dr), edges("hnet::test::r_edges", batch, E, 2 * dr);
+    hk::draw_identity_features(hnet::ExecSpace(), nodes, edges, graph, {7, 3, step, offset, 2.0});
+    return std::make_pair(to_vector(nodes), to_vector(edges));
+  };
+  const auto [nodes, edges] = draw(B, 11, 0);
+  EXPECT_EQ(draw(B, 11, 0).first, nodes) << "the same draw twice";
+  const Vec last_alone = draw(1, 11, 2).first;  // network 2 on a rank of its own
+  EXPECT_TRUE(std::equal(last_alone.begin(), last_alone.end(), nodes.begin() + 2 * N * dr));
+  const Vec other_step = draw(B, 12, 0).first;
+  EXPECT_NE(other_step, nodes);
+  auto at = [&](const Vec& v, std::int64_t b, std::int64_t node, std::int64_t c) { return v[(b * N + node) * dr + c]; };
+  EXPECT_NE(at(nodes, 0, 1, 0), at(nodes, 1, 1, 0)) << "two networks share a node's vector";
+  EXPECT_NE(at(nodes, 0, 1, 0), at(nodes, 0, 2, 0)) << "two nodes share a vector";
+  auto host = hnet::build_host_graph(n, m);
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t e = 0; e < E; ++e)
+      for (std::int64_t c = 0; c < dr; ++c) {
+        ASSERT_EQ(edges[(b * E + e) * 2 * dr + c], at(nodes, b, host.edge_source(e), c));
+        ASSERT_EQ(edges[(b * E + e) * 2 * dr + dr + c], at(nodes, b, host.edge_target(e), c));
+      }
+  double sum = 0, sum_sq = 0;
+  for (double x : nodes) sum += x, sum_sq += x * x;
+  const double count = static_cast<double>(nodes.size()), mean = sum / count;
+  EXPECT_NEAR(mean, 0.0, 0.5);
+  EXPECT_NEAR(std::sqrt(sum_sq / count - mean * mean), 2.0, 0.5) << "scale 2: standard deviation 2";
 }

@@ -69,6 +69,10 @@ struct EnumNames<SigmaParam> {
   static constexpr std::array<const char*, 2> names{{"bounded", "softplus"}};
 };
 template <>
+struct EnumNames<IdentityDraw> {
+  static constexpr std::array<const char*, 2> names{{"fixed", "per_network"}};
+};
+template <>
 struct EnumNames<Objective> {
   static constexpr std::array<const char*, 3> names{{"log_sum", "sum", "log_loss"}};
 };
@@ -95,6 +99,7 @@ const char* to_string(TargetNorm e) { return enum_name(e); }
 const char* to_string(Readout e) { return enum_name(e); }
 const char* to_string(Prior e) { return enum_name(e); }
 const char* to_string(SigmaParam e) { return enum_name(e); }
+const char* to_string(IdentityDraw e) { return enum_name(e); }
 const char* to_string(Objective e) { return enum_name(e); }
 const char* to_string(NonFinitePolicy e) { return enum_name(e); }
 const char* to_string(ParallelMode e) { return enum_name(e); }
@@ -479,6 +484,8 @@ void add_model_keys(Schema& s) {
   m.add("identity_seed", &ModelConfig::identity_seed, "seed of the identity features r_v");
   m.add("identity_scale", &ModelConfig::identity_scale, closed(0.0, 1000.0),
         "factor on the identity features r_v (0 removes them)");
+  m.add("identity_draw", &ModelConfig::identity_draw,
+        "fixed: one r_v per node index; per_network: r_v drawn afresh for every generated network");
   m.add("type_scale", &ModelConfig::type_scale, closed(0.0, 1000.0),
         "standard deviation of the initial type vectors T, S (encoder and decoder)");
   m.add("phi_hidden", &ModelConfig::phi_hidden, ints(1, kMaxWidth), "hidden width of MLP_phi");

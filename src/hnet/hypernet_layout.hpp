@@ -20,6 +20,7 @@ struct ModelShape {
   double type_scale = 1.0;  // σ of the initial type vectors (model.md §7)
   bool posterior_identity = true;
   std::uint64_t identity_seed = 1;
+  IdentityDraw identity_draw = IdentityDraw::fixed;  // model.md §4
   // Only initial values depend on the training size: γ_w1 = ln(1/√m), b1's bias = E[y].
   std::int64_t train_m = 48;
   double target_mean = 0.0;
