@@ -140,6 +140,12 @@ elseif(PART STREQUAL "report")
   require_text("${out}" "structured low β: 0 of 1 seeds; double-sided → pudding → convexity: 0 of 1 seeds"
                "seed_statistics.py on a convexity-only sweep")
 
+  # Coverage by input index at every size (scripts/transfer_coverage.py) on the same two-job sweep.
+  run(${PYTHON} ${SOURCE_DIR}/scripts/transfer_coverage.py ${dir}/seed_statistics/sweep.h5 --max-log10-beta -3)
+  foreach(needle IN ITEMS "seed0 | 24 |" "seed1 | 4 |" "same input as at n")
+    require_text("${out}" "${needle}" "transfer_coverage.py on two jobs")
+  endforeach()
+
   execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/scripts/report.py ${dir}/deck.toml
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(rc EQUAL 0 OR NOT err MATCHES "not an HDF5 file")
