@@ -145,6 +145,10 @@ elseif(PART STREQUAL "report")
   foreach(needle IN ITEMS "seed0 | 24 |" "seed1 | 4 |" "same input as at n")
     require_text("${out}" "${needle}" "transfer_coverage.py on two jobs")
   endforeach()
+  run(${PYTHON} ${SOURCE_DIR}/scripts/transfer_refit.py ${dir}/seed_statistics/sweep.h5 --inputs 256)
+  foreach(needle IN ITEMS "seed0 | 24 |" "seed1 | 4 |" "scale and b1 refitted")
+    require_text("${out}" "${needle}" "transfer_refit.py on two jobs")
+  endforeach()
 
   execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/scripts/report.py ${dir}/deck.toml
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
