@@ -1,5 +1,5 @@
-// hnet: MPI_Init → { Kokkos::initialize … finalize; parse; run } → H5close → MPI_Finalize, so every View
-// dies before Kokkos finalizes, and Kokkos and HDF5 before MPI.
+// hnet: MPI_Init → { Kokkos::initialize … finalize; parse; run } → H5close → MPI_Finalize, so
+// every View dies before Kokkos finalizes, and Kokkos and HDF5 before MPI.
 #include <hdf5.h>
 #include <mpi.h>
 
