@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Kernel rules of architecture.md, checked on the source text (ctest label `lint`).
 
-Everything in kernels/ must compile for CUDA and HIP, but this machine builds only OpenMP, where
-a host-only call inside a kernel compiles and runs. These rules catch what the GPU compilers
-would reject, or what would silently misbehave on a GPU, before anyone has a GPU at hand.
+Everything in kernels/ must compile for CUDA and HIP. CI compiles the CUDA build but has no GPU to
+run it, and the everyday build is OpenMP, where a host-only call inside a kernel compiles and
+runs. These rules catch what the GPU compilers would reject, or what would silently misbehave on
+a GPU, before anyone has a GPU at hand.
 
 Rules (`rule-id`: where it applies; "src/" stands for src/ and drivers/):
   class-lambda       kernels/, src/: no KOKKOS_CLASS_LAMBDA (it copies *this to the device; a
