@@ -1,5 +1,6 @@
 // Input deck: schema, parser, error messages, printer and overrides.
 #include "hnet/deck.hpp"
+#include "hnet/job_file.hpp"
 
 #include <gtest/gtest.h>
 
@@ -477,4 +478,22 @@ TEST(Deck, MarkdownReferenceCoversEveryKey) {
   EXPECT_NE(md.find("| `d` | integer | `32` | [1, 4096] |"), std::string::npos);
   EXPECT_NE(md.find("Cross-key checks"), std::string::npos);
   EXPECT_NE(md.find("`model.heads`, `model.d`"), std::string::npos);
+}
+
+// A results file written before a [model] key existed lacks its line; read back, it must still
+// match a deck that leaves the key at its default, and not one that changes it.
+TEST(JobFile, StoredModelSectionWithoutANewerKeyStillMatches) {
+  Deck d = hnet::default_deck();
+  d.model.type_scale = 0.1;
+  const std::string current = hnet::model_section(d);
+  std::string older;
+  std::istringstream lines(current);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("identity_draw", 0) != 0) older += line + "\n";
+  ASSERT_NE(older, current);
+  EXPECT_EQ(hnet::canonical_model_section(older), current);
+  Deck changed = d;
+  changed.model.identity_draw = hnet::IdentityDraw::per_network;
+  EXPECT_NE(hnet::canonical_model_section(older), hnet::model_section(changed));
+  EXPECT_EQ(hnet::canonical_model_section("not a deck [["), "not a deck [[");
 }

@@ -46,7 +46,7 @@ void check_model_file(const std::string& path, std::int64_t step, std::uint64_t 
     if (read_hdf5_int_attribute(path, "/", "step") != step)
       throw std::runtime_error("it holds another step than its name says");
     if (static_cast<std::uint64_t>(read_hdf5_int_attribute(path, "/", "seed")) != seed ||
-        read_hdf5_string_attribute(path, "/", "model_section") != section)
+        canonical_model_section(read_hdf5_string_attribute(path, "/", "model_section")) != section)
       throw std::runtime_error("it was saved by a run with another run seed or model section");
     if (read_hdf5_dims(path, "theta") != std::vector<std::int64_t>{theta_size})
       throw std::runtime_error("its theta does not hold the " + std::to_string(theta_size) +
@@ -181,7 +181,7 @@ namespace {
 JobState read_checkpoint_unchecked(const std::string& path, const JobFileContext& c) {
   const std::string kind = read_hdf5_string_attribute(path, "/", "kind");
   if (kind != "checkpoint") throw std::runtime_error(path + " is a " + kind + " file, not a checkpoint");
-  const std::string theirs = read_hdf5_string_attribute(path, "/", "model_section");
+  const std::string theirs = canonical_model_section(read_hdf5_string_attribute(path, "/", "model_section"));
   if (theirs != model_section(*c.deck))
     throw std::runtime_error("checkpoint " + path +
                              " was written with a different model, task or batch; it cannot be resumed with this deck "
@@ -248,6 +248,14 @@ std::string model_section(const Deck& deck) {
   return to_toml(only_model);
 }
 
+std::string canonical_model_section(const std::string& stored) {
+  try {
+    return model_section(parse_deck(stored, "stored model section"));
+  } catch (const std::exception&) {
+    return stored;
+  }
+}
+
 JobFileInfo read_job_file_info(const JobPaths& paths) {
   JobFileInfo info;
   info.paths = paths;
@@ -255,7 +263,7 @@ JobFileInfo read_job_file_info(const JobPaths& paths) {
   info.kind = read_hdf5_string_attribute(info.path, "/", "kind");
   if (info.kind != "results" && info.kind != "checkpoint") throw std::runtime_error("its kind is '" + info.kind + "'");
   for (double s : read_hdf5_dataset(info.path, "models/steps")) info.saved_steps.push_back(static_cast<std::int64_t>(s));
-  info.model_section = read_hdf5_string_attribute(info.path, "/", "model_section");
+  info.model_section = canonical_model_section(read_hdf5_string_attribute(info.path, "/", "model_section"));
   info.seed = static_cast<std::uint64_t>(read_hdf5_int_attribute(info.path, "/", "seed"));
   return info;
 }

@@ -76,6 +76,10 @@ JobState read_checkpoint(const JobPaths& paths, const JobFileContext& context);
 // The deck keys that fix θ's layout and meaning (model, target, task, batch_beta, β range), as
 // TOML: a job file stores it, and a checkpoint or a sweep must match it to use the file's θ.
 std::string model_section(const Deck& deck);
+// A stored model section as this version prints it: read as a deck (a key the writer did not know
+// takes its default) and printed again, so that a file written before a [model] key existed still
+// matches a deck that leaves the key at its default. Text that does not parse is returned as is.
+std::string canonical_model_section(const std::string& stored);
 
 // What a reader of a job's results needs to know before using its models.
 struct JobFileInfo {
