@@ -56,10 +56,7 @@ def main():
     ap.add_argument("sweep")
     ap.add_argument("--max-log10-beta", type=float, default=-5.0)
     args = ap.parse_args()
-    try:
-        sweep = report.Sweep(args.sweep)
-    except report.ReportError as e:
-        sys.exit(f"transfer_coverage.py: {e}")
+    sweep = report.open_sweep_or_exit(args.sweep, "transfer_coverage.py")
     r, n = sweep.r, sweep.training_n
     ratio = int(sweep.deck.get("target", {}).get("hidden_ratio", 3))
     low = sweep.select(step=sweep.final_step, mean=False) & (r["log10_beta"] <= args.max_log10_beta + 1e-9)

@@ -44,10 +44,7 @@ def main():
     ap.add_argument("--max-log10-beta", type=float, default=100.0)
     ap.add_argument("--inputs", type=int, default=4096)
     args = ap.parse_args()
-    try:
-        sweep = report.Sweep(args.sweep)
-    except report.ReportError as e:
-        sys.exit(f"transfer_refit.py: {e}")
+    sweep = report.open_sweep_or_exit(args.sweep, "transfer_refit.py")
     r, n = sweep.r, sweep.training_n
     if sweep.deck.get("task", {}).get("input", "normal") != "normal" or sweep.deck.get("task", {}).get("target", "l1") != "l1":
         sys.exit("transfer_refit.py: only the reference task (normal inputs, target l1) is implemented")
