@@ -114,6 +114,26 @@ struct KokkosFinalizer {
   ~KokkosFinalizer() { Kokkos::finalize(); }
 };
 
+// Kokkos' lifetime: every View of the run dies before Kokkos finalizes.
+int run_with_kokkos(SplitArguments& arguments) {
+  int kokkos_argc = static_cast<int>(arguments.kokkos.size()) - 1;
+  if (!start_kokkos(kokkos_argc, arguments.kokkos.data())) return 1;
+  const KokkosFinalizer kokkos;
+  append_unused_kokkos_arguments(arguments, kokkos_argc);
+  try {
+    return run(static_cast<int>(arguments.app.size()) - 1, arguments.app.data());
+  } catch (const std::exception& e) {
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) std::cerr << "[rank " << rank << "] ";
+    std::cerr << "hnet: error: " << e.what() << std::endl;
+    // Other ranks may be waiting in a collective: only an abort is sure to end them.
+    if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,30 +141,8 @@ int main(int argc, char** argv) {
   // libgomp's default is unbound threads; say so explicitly (OMP_PROC_BIND=spread halved GEMM
   // speed on 2-core machines) and keep Kokkos from warning about it on every start.
   setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
-  int code = 0;
   SplitArguments arguments = split_arguments(argc, argv);
-  {
-    int kokkos_argc = static_cast<int>(arguments.kokkos.size()) - 1;
-    if (!start_kokkos(kokkos_argc, arguments.kokkos.data())) {
-      H5close();
-      MPI_Finalize();
-      return 1;
-    }
-    const KokkosFinalizer kokkos;
-    append_unused_kokkos_arguments(arguments, kokkos_argc);
-    try {
-      code = run(static_cast<int>(arguments.app.size()) - 1, arguments.app.data());
-    } catch (const std::exception& e) {
-      int rank = 0, size = 1;
-      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-      MPI_Comm_size(MPI_COMM_WORLD, &size);
-      if (size > 1) std::cerr << "[rank " << rank << "] ";
-      std::cerr << "hnet: error: " << e.what() << std::endl;
-      // Other ranks may be waiting in a collective: only an abort is sure to end them.
-      if (size > 1) MPI_Abort(MPI_COMM_WORLD, 1);
-      code = 1;
-    }
-  }
+  const int code = run_with_kokkos(arguments);
   // Explicitly, rather than in HDF5's own exit handler after MPI is gone. Every HDF5 object is
   // closed by now (hdf5_file.hpp), also on error paths, so this has nothing left to flush.
   H5close();

@@ -43,9 +43,9 @@ def valley_targets(w0, w1, kappa_min, importance):
     return np.where(valley, target, -1)
 
 
-def targets_by_record(sweep, f, size, records):
+def targets_by_record(sweep, f, size, row_of, records):
+    """row_of: record index -> row of networks/n{size}."""
     group = f[f"networks/n{size}"]
-    row_of = {int(r): k for k, r in enumerate(group["record"][()])}
     kappa, importance = sweep.thresholds["valley_kappa"], sweep.thresholds["valley_importance"]
     return {int(r): valley_targets(group["W0"][row_of[int(r)]], group["W1"][row_of[int(r)]], kappa, importance)
             for r in records}
@@ -65,17 +65,19 @@ def main():
     print("job | n' | networks | covered: trained inputs, new inputs | valley units per hidden unit: trained, new "
           "| same input as at n (valley units in both)")
     with h5py.File(args.sweep, "r") as f:
+        rows = {size: {int(k): row for row, k in enumerate(f[f"networks/n{size}"]["record"][()])}
+                for size in sweep.sizes}
         for job_index, job in enumerate(sweep.jobs or ["job0"]):
             at_job = low & (r["job"] == job_index)
             reference_records = np.nonzero(at_job & (r["n"] == n))[0]
-            reference = targets_by_record(sweep, f, n, reference_records)
+            reference = targets_by_record(sweep, f, n, rows[n], reference_records)
             key = lambda k: (round(float(r["log10_beta"][k]), 6), int(r["generation_seed"][k]))
             reference = {key(k): reference[int(k)] for k in reference_records}
             for size in sweep.sizes:
                 records = np.nonzero(at_job & (r["n"] == size))[0]
                 if len(records) == 0:
                     continue
-                targets = targets_by_record(sweep, f, size, records)
+                targets = targets_by_record(sweep, f, size, rows[size], records)
                 m, m_trained = ratio * size, min(ratio * size, ratio * n)
                 covered = np.zeros(size)
                 valley_trained = valley_new = 0.0
