@@ -3,8 +3,14 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -94,8 +100,48 @@ void append_unused_kokkos_arguments(SplitArguments& split, int kokkos_argc) {
 
 // Kokkos::initialize throws when its backend cannot start (a CUDA or HIP build on a machine
 // without that GPU, or with a driver too old): a clear message and exit code 1, not an abort.
+// Some start-up failures make Kokkos abort instead of throw (its CUDA backend on a GPU generation
+// that its kernels were not built for): after Kokkos' own message,
+// say what it means and exit 1 instead of dumping core. Written before the handler can run, which
+// then calls only write and _exit (async-signal-safe).
+char kokkos_abort_message[512];
+std::size_t kokkos_abort_message_length = 0;
+
+extern "C" void exit_on_kokkos_start_abort(int) {
+  ssize_t written = write(STDERR_FILENO, kokkos_abort_message, kokkos_abort_message_length);
+  (void)written;
+  _exit(1);
+}
+
+class KokkosStartAbortGuard {
+ public:
+  KokkosStartAbortGuard() {
+    kokkos_abort_message_length = static_cast<std::size_t>(std::snprintf(
+        kokkos_abort_message, sizeof kokkos_abort_message,
+        "hnet: error: Kokkos stopped while starting its %s backend (its message is above); a GPU build "
+        "runs on the GPU generations its kernels were built for (README, \"GPU builds\").\n",
+        Kokkos::DefaultExecutionSpace::name()));
+    kokkos_abort_message_length = std::min(kokkos_abort_message_length, sizeof kokkos_abort_message - 1);
+    struct sigaction action {};
+    action.sa_handler = exit_on_kokkos_start_abort;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGABRT, &action, &previous_);
+  }
+  ~KokkosStartAbortGuard() { sigaction(SIGABRT, &previous_, nullptr); }
+  KokkosStartAbortGuard(const KokkosStartAbortGuard&) = delete;
+  KokkosStartAbortGuard& operator=(const KokkosStartAbortGuard&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
 bool start_kokkos(int& kokkos_argc, char** kokkos_argv) {
+  const KokkosStartAbortGuard abort_guard;
   try {
+    // The test of the guard (tests/CMakeLists.txt: hnet_cli_kokkos_start_abort) takes the path a
+    // GPU of the wrong generation takes, on any machine.
+    if (std::getenv("HNET_TEST_KOKKOS_START_ABORT") != nullptr)
+      Kokkos::abort("Kokkos::abort during start-up (HNET_TEST_KOKKOS_START_ABORT)\n");
     Kokkos::initialize(kokkos_argc, kokkos_argv);
     return true;
   } catch (const std::exception& e) {

@@ -13,7 +13,8 @@
 #   peer   run, plus PyTorch and /usr/bin/time for the PyTorch peer comparison (perf/peer/)
 #   cuda   run, plus nvcc 11.8 (nvidia-cuda-toolkit, from Debian's non-free component, which
 #          this adds to the sources if missing) and its host compiler g++-11; Kokkos is built
-#          with the CUDA backend (Ampere sm_80 + PTX) instead of the OpenMP-only one
+#          with the CUDA backend (machine code for Ampere sm_80 and Hopper sm_90) instead of the
+#          OpenMP-only one
 #   hip    run, plus hipcc (ROCm 5.2); Kokkos is built with the HIP backend for gfx908 (MI100:
 #          Kokkos 3.4 knows no gfx90a) on Serial
 #   Kokkos is built for every GPU purpose named (cuda, hip), or for OpenMP if none is.
@@ -120,10 +121,13 @@ if [ "${HNET_SKIP_KOKKOS:-0}" = 1 ]; then
 fi
 
 prefix_of() { printf '%s\n' "${HNET_DEPS_PREFIX:-${HOME}/.cache/hnet/kokkos-3.4.1-$1}"; }
+# What a finished prefix's .hnet-complete holds: a CUDA prefix of an older set-up (sm_80 only,
+# empty stamp) cannot run on Hopper and is built again.
+stamp_of() { case "$1" in cuda) echo "sm_80 sm_90" ;; *) echo "" ;; esac; }
 todo_backends=()
 for backend in "${backends[@]}"; do
   prefix=$(prefix_of "$backend")
-  if [ -f "$prefix/.hnet-complete" ]; then
+  if [ -f "$prefix/.hnet-complete" ] && [ "$(cat "$prefix/.hnet-complete")" = "$(stamp_of "$backend")" ]; then
     say "Kokkos + Kokkos Kernels ($backend): already built in $prefix"
   else
     todo_backends+=("$backend")
@@ -181,13 +185,18 @@ pin_nvcc_wrapper() {  # SOURCE DESTINATION
     /^default_arch="sm_35"$/ { print "default_arch=\"sm_80\"  # hnet set-up"; next }
     /^host_compiler=\$\{NVCC_WRAPPER_DEFAULT_COMPILER:-"g\+\+"\}$/ {
       print "host_compiler=${NVCC_WRAPPER_DEFAULT_COMPILER:-\"g++-11\"}  # hnet set-up: what nvcc 11.8 supports"; next }
+    /^#Compose compilation command$/ {
+      print "# hnet set-up: Kokkos 3.4 names no Hopper architecture and refuses compute_80 code on a 9.x"
+      print "# device, so its -arch=sm_80 becomes machine code for both Ampere (sm_80) and Hopper (sm_90)"
+      print "cuda_args=\"${cuda_args//-arch=sm_80/-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90}\""
+      print; next }
     /^nvcc_compiler=nvcc$/ {
       print "# hnet set-up: Debian'"'"'s nvcc 11.8, and its ptxas, fatbinary, nvlink before any other CUDA on PATH"
       print "nvcc_compiler=/usr/bin/nvcc"
       print "[ -n \"$CUDA_ROOT\" ] || PATH=\"/usr/bin:$PATH\""; next }
     { print }' "$1" >"$2.tmp"
   chmod +x "$2.tmp"; mv "$2.tmp" "$2"
-  [ "$(grep -c 'hnet set-up' "$2")" = 3 ] || die "could not pin nvcc 11.8 and g++-11 in $2"
+  [ "$(grep -c 'hnet set-up' "$2")" = 4 ] || die "could not pin nvcc 11.8, g++-11 and sm_80 + sm_90 in $2"
 }
 
 build_kokkos() {
@@ -200,10 +209,10 @@ build_kokkos() {
       what="Serial + OpenMP"
       kokkos_flags=(-DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON) ;;
     cuda)
-      # CUDA lambdas (KOKKOS_LAMBDA on the device: --expt-extended-lambda); Ampere sm_80 + PTX,
-      # which newer GPUs (Hopper) compile at load time. Kokkos Kernels without cuBLAS: hnet's
+      # CUDA lambdas (KOKKOS_LAMBDA on the device: --expt-extended-lambda); machine code for
+      # Ampere sm_80 and Hopper sm_90 (pin_nvcc_wrapper). Kokkos Kernels without cuBLAS: hnet's
       # one GEMM then runs Kokkos Kernels' own kernel, and the binaries need no libcublas.
-      what="Serial + OpenMP + CUDA, sm_80"
+      what="Serial + OpenMP + CUDA, sm_80 + sm_90"
       pin_nvcc_wrapper "$kokkos_src/bin/nvcc_wrapper" "$prefix/bin/nvcc_wrapper"
       cxx=(-DCMAKE_CXX_COMPILER="$prefix/bin/nvcc_wrapper" -DCUDAToolkit_ROOT=/usr)
       kokkos_flags=(-DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_OPENMP=ON -DKokkos_ENABLE_CUDA=ON
@@ -248,7 +257,7 @@ build_kokkos() {
     || { tail -n 40 "$build/kernels-build.log"; die "Kokkos Kernels build failed (log: $build/kernels-build.log)"; }
   cmake --install "$build/kernels" >/dev/null
 
-  touch "$prefix/.hnet-complete"
+  stamp_of "$backend" >"$prefix/.hnet-complete"
   rm -rf "$build"
   say "done: Kokkos + Kokkos Kernels ($backend) in $prefix"
 }

@@ -3,8 +3,8 @@
 
 The β-conditioned graph hypernetwork (graph-transformer encoder and decoder with hierarchical
 latents, edge / edge-bilinear read-out, P(β) = P₀ + U φ(β)), the generated swish MLPs, the
-objective, autograd for the backward, global-norm clipping and Adam, in float32 on the CPU. It
-exists to time hnet against: same shapes, same parameter vector P (the same tensors in the same
+objective, autograd for the backward, global-norm clipping and Adam, in float32 on the CPU (or a
+GPU: --device cuda, torch >= 2.0, TF32 off). It exists to time hnet against: same shapes, same parameter vector P (the same tensors in the same
 order as src/hnet/hypernet_layout.cpp, so p and the size of θ match hnet's exactly) and the
 same counted FLOPs. Random numbers (initial values, latent noise, inputs, β draws) come from
 torch's generator, not hnet's counter-based one (except under --validate), so the numbers differ;
@@ -51,6 +51,12 @@ COMMON = dict(identity_dim=16, phi_hidden=64, phi_dim=16, readout="edge_bilinear
               curriculum_hold_steps=1000, curriculum_widen_steps=1000, total_steps=3000)
 LAYERNORM_EPS = 1e-5
 warnings.filterwarnings("ignore", message="scatter_reduce")  # "in beta" in torch 1.13; used without grad
+DEVICE = "cpu"  # --device: where the peer's tensors and generators live
+
+
+def generator(seed):
+    """A torch generator on the peer's device (a CPU generator cannot feed CUDA tensors)."""
+    return torch.Generator(device=DEVICE).manual_seed(seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +239,7 @@ class Layout:
         return o
 
     def initial_theta(self, seed):
-        g = torch.Generator().manual_seed(seed)
+        g = generator(seed)
         theta = self.theta.initial(g)
         theta[self.theta_p0:self.theta_p0 + self.P.size] = self.P.initial(g)
         return theta
@@ -279,11 +285,11 @@ class Peer:
         self.B, self.S = c["batch_beta"], c["batch_x"]
         self.d, self.H, self.k = c["d"], c["heads"], c["latent"]
         self.g = Graph(self.n, self.m)
-        self.gen = torch.Generator().manual_seed(seed + 1000)
+        self.gen = generator(seed + 1000)
         # Identity features r_v (model.md §4): fixed normal vectors, seen by the encoder and the
         # posterior's identity route; edges carry [r_s ; r_t].
         if self.hr is None:
-            r = torch.randn(self.g.N, c["identity_dim"], generator=torch.Generator().manual_seed(seed + 2000))
+            r = torch.randn(self.g.N, c["identity_dim"], generator=generator(seed + 2000))
         else:  # keyed by (identity seed, node type, index within type, component)
             np, hr = self.hr.np, self.hr
             ntype = self.g.node_type.numpy()
@@ -524,12 +530,15 @@ def validate(path):
 
 
 def main():
+    global DEVICE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="quick")
     ap.add_argument("--steps", type=int, default=30, help="timed training steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", default="cpu",
+                    help="torch device for the timed run, e.g. cuda (needs torch >= 2.0; not with --validate)")
     ap.add_argument("--table", action="store_true", help="print the P and θ tables as JSON and exit")
     ap.add_argument("--profile", action="store_true", help="after timing, profile one step (torch.profiler)")
     ap.add_argument("--validate", metavar="RESULTS_H5",
@@ -542,6 +551,12 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
+    if args.device != "cpu":
+        if args.validate:
+            raise SystemExit("hnet_peer: --validate runs on the CPU only")
+        DEVICE = args.device
+        torch.set_default_device(DEVICE)
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as hnet computes them
     if args.validate:
         if args.float64:
             torch.set_default_dtype(torch.float64)
@@ -559,7 +574,7 @@ def main():
 
     theta = L.initial_theta(args.seed).requires_grad_(True)
     opt = torch.optim.Adam([theta], lr=c["lr"], betas=(c["adam_beta1"], c["adam_beta2"]), eps=c["adam_eps"])
-    gen = torch.Generator().manual_seed(args.seed + 3000)
+    gen = generator(args.seed + 3000)
 
     def step(s):
         lb = c["log10_beta_min"] + (beta_upper(c, s) - c["log10_beta_min"]) * torch.rand(c["batch_beta"], generator=gen)
@@ -572,7 +587,7 @@ def main():
         opt.step()
         return float(J), float(loss.mean()), float(kl.mean()), float(norm)
 
-    print(f"# hnet peer (PyTorch {torch.__version__}, {torch.get_num_threads()} threads): config {args.config} "
+    print(f"# hnet peer (PyTorch {torch.__version__}, {torch.get_num_threads()} threads, device {DEVICE}): config {args.config} "
           f"n={peer.n} m={peer.m} d={peer.d} heads={peer.H} blocks={c['blocks']} latent={peer.k} "
           f"B_beta={peer.B} B_x={peer.S}")
     print(f"# p={p} theta={theta_size}")
@@ -594,7 +609,7 @@ def main():
           f"|g|={norm:.3g}; median step {med * 1e3:.1f} ms; peak RSS {rss_mb:.0f} MB")
     print(f"PEER steps/s={args.steps / total:.4f} ms/step={1e3 * total / args.steps:.2f} median_ms={1e3 * med:.2f} "
           f"GFLOP/s={flops_step * args.steps / total * 1e-9:.3f} flops/step={flops_step:.6g} p={p} theta={theta_size} "
-          f"config={args.config} threads={torch.get_num_threads()}")
+          f"config={args.config} threads={torch.get_num_threads()} device={DEVICE}")
     sys.stdout.flush()
 
     if args.profile:
