@@ -3,8 +3,9 @@
 // every network of the batch (its weights Q are trained directly, not generated); then every
 // hypernetwork parameter is P[b][i] = P0[i] + Σ_c U[i][c]·φ[b][c].
 #include <cstdint>
+#include <type_traits>
 
-#include <KokkosBlas3_gemm.hpp>
+#include <KokkosBatched_Gemm_Decl.hpp>
 
 #include "kernels/activations.hpp"
 #include "kernels/pairwise_sum.hpp"
@@ -143,19 +144,84 @@ void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const
       });
 }
 
-// P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. P = 1·P0ᵀ + φ·Uᵀ is one GEMM with a
-// short inner dimension (dφ), bound by reading U: Kokkos Kernels runs it (OpenBLAS on the host,
-// the vendor BLAS or Kokkos Kernels' own GEMM on GPUs). Each element is one dot product over dφ,
-// so a network's P does not depend on the other networks of the batch (tested). The GEMM runs on
-// the default instance of E, after the fill: no fence is needed.
+// Columns of P per team of the forward: a constant of the algorithm, never of the thread count.
+constexpr std::int64_t generate_parameters_tile = 256;
+
+// P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. P = 1·P0ᵀ + φ·Uᵀ through Kokkos
+// Kernels' batched GEMM, one team per tile of columns, after the tile is set to P0. On the host a
+// team is one thread: it copies the tile of U transposed into scratch (rows of dφ become contiguous
+// columns) and runs SerialGemm, whose innermost loop is then a contiguous axpy over the tile, each
+// element accumulating c = 0 … dφ−1 in order. On a GPU, TeamGemm gives each thread whole dot
+// products over dφ. Either way an element's bits depend neither on the thread count, nor on how
+// many networks a rank holds, nor on the team size. The threaded host BLAS (KokkosBlas::gemm with
+// the OpenBLAS TPL, used here until 2026-12-04) gave none of that: its split over its own threads
+// and its kernel choice by shape changed P's bits (README, "Kernels").
+namespace beta_detail {
+
+// Sets the tile of P to P0, the tile's columns i0 … i1 − 1 (the team's threads split the writes).
+template <class Member, class PTile, class V>
+KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_tile, const V& P0, std::int64_t i0) {
+  const std::int64_t batch = P_tile.extent(0), width = P_tile.extent(1);
+  for (std::int64_t k = team.team_rank(); k < batch * width; k += team.team_size())
+    P_tile(k / width, k % width) = P0(i0 + k % width);
+}
+
+// The host's forward: teams of one thread, U's tile transposed into scratch, SerialGemm.
+template <class E, class T>
+void generate_parameters_forward_serial(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
+                                        const V2<E, T>& phi) {
+  namespace KB = KokkosBatched;
+  using Gemm = KB::SerialGemm<KB::Trans::NoTranspose, KB::Trans::NoTranspose, KB::Algo::Gemm::Unblocked>;
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Scratch = Kokkos::View<T**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  const std::int64_t p = P.extent(1), dim = U.extent(1);
+  const std::int64_t tiles = (p + generate_parameters_tile - 1) / generate_parameters_tile;
+  const std::size_t bytes = Scratch::shmem_size(dim, generate_parameters_tile);
+  Kokkos::parallel_for(
+      "hnet::generate_parameters_forward", Policy(exec, tiles, 1).set_scratch_size(0, Kokkos::PerTeam(bytes)),
+      KOKKOS_LAMBDA(const typename Policy::member_type& team) {
+        const std::int64_t i0 = team.league_rank() * generate_parameters_tile;
+        const std::int64_t i1 = i0 + generate_parameters_tile < p ? i0 + generate_parameters_tile : p;
+        const auto P_tile = Kokkos::subview(P, Kokkos::ALL, Kokkos::make_pair(i0, i1));
+        set_tile_to_p0(team, P_tile, P0, i0);
+        Scratch Ut(team.team_scratch(0), dim, i1 - i0);
+        for (std::int64_t i = 0; i < i1 - i0; ++i)
+          for (std::int64_t c = 0; c < dim; ++c) Ut(c, i) = U(i0 + i, c);
+        Gemm::invoke(T(1), phi, Ut, T(1), P_tile);
+      });
+}
+
+// The GPU's forward: TeamGemm, each thread whole dot products over dφ.
+template <class E, class T>
+void generate_parameters_forward_team(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
+                                      const V2<E, T>& phi) {
+  namespace KB = KokkosBatched;
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  using Gemm = KB::TeamGemm<Member, KB::Trans::NoTranspose, KB::Trans::Transpose, KB::Algo::Gemm::Unblocked>;
+  const std::int64_t p = P.extent(1);
+  const std::int64_t tiles = (p + generate_parameters_tile - 1) / generate_parameters_tile;
+  Kokkos::parallel_for(
+      "hnet::generate_parameters_forward", Policy(exec, tiles, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t i0 = team.league_rank() * generate_parameters_tile;
+        const std::int64_t i1 = i0 + generate_parameters_tile < p ? i0 + generate_parameters_tile : p;
+        const auto columns = Kokkos::make_pair(i0, i1);
+        const auto P_tile = Kokkos::subview(P, Kokkos::ALL, columns);
+        set_tile_to_p0(team, P_tile, P0, i0);
+        team.team_barrier();
+        Gemm::invoke(team, T(1), phi, Kokkos::subview(U, columns, Kokkos::ALL), T(1), P_tile);
+      });
+}
+
+}  // namespace beta_detail
+
 template <class E, class T>
 void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
                                  const V2<E, T>& phi) {
-  const std::int64_t batch = P.extent(0), p = P.extent(1);
-  Kokkos::parallel_for(
-      "hnet::generate_parameters_forward::P0", Kokkos::RangePolicy<E>(exec, 0, batch * p),
-      KOKKOS_LAMBDA(const std::int64_t flat) { P(flat / p, flat % p) = P0(flat % p); });
-  KokkosBlas::gemm("N", "T", T(1), phi, U, T(1), P);
+  if constexpr (std::is_same<typename E::memory_space, Kokkos::HostSpace>::value)
+    beta_detail::generate_parameters_forward_serial(exec, P, P0, U, phi);
+  else
+    beta_detail::generate_parameters_forward_team(exec, P, P0, U, phi);
 }
 
 // Rows of U per partial sum of dφ. A constant of the algorithm, never of the thread count, so the

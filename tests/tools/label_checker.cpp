@@ -18,12 +18,9 @@
 //                 kernel is Kokkos' bookkeeping for it;
 //               - "Kokkos::ViewFill-<N>D" and "Kokkos::ViewCopy-<N>D": the kernels behind
 //                 Kokkos::deep_copy, which takes no label, so hnet cannot name them;
-//               - "KokkosBlas::gemm[..]": hnet's one GEMM (β conditioning, P = P₀ + Uφ) where
-//                 Kokkos Kernels runs it as its own kernel (GPU builds without cuBLAS or
-//                 rocBLAS; with a host BLAS it launches none), under a name hnet cannot set.
 //               Everything else is UNLABELLED: an unlabelled parallel_* shows up under its
 //               functor's mangled type name, an empty label as "", and names of other libraries
-//               (any other KokkosBlas call, say) are flagged so that someone decides.
+//               (any KokkosBlas call, say) are flagged so that someone decides.
 //   allocations - labels starting "hnet::"; Kokkos' mirrors of such Views ("<label>_mirror")
 //                 start with it too;
 //               - labels starting "Kokkos::": Kokkos' own buffers (e.g. 4.x GPU scratch);
@@ -80,8 +77,7 @@ bool labelled_kernel(const std::string& name) {
     return close != std::string::npos && close > open &&
            hnet_label(name.substr(open + 1, close - open - 1));
   }
-  return starts_with(name, "Kokkos::ViewFill-") || starts_with(name, "Kokkos::ViewCopy-") ||
-         starts_with(name, "KokkosBlas::gemm[");
+  return starts_with(name, "Kokkos::ViewFill-") || starts_with(name, "Kokkos::ViewCopy-");
 }
 
 void begin_kernel(const char* name, std::uint64_t* id) {
