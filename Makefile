@@ -4,7 +4,7 @@ PRESET ?= openmp
 # The Kokkos backend of the preset: cuda and hip build against a Kokkos with that backend.
 gpu_preset := $(filter cuda hip,$(PRESET))
 HNET_DEPS_PREFIX ?= $(HOME)/.cache/hnet/kokkos-3.4.1-$(or $(gpu_preset),openmp)
-DECK ?= inputs/quick.toml
+DECK ?= inputs/phase_diagram_n16.toml
 JOBS ?= $(shell nproc)
 
 build_dir_openmp := build
