@@ -150,6 +150,13 @@ elseif(PART STREQUAL "report")
     require_text("${out}" "${needle}" "transfer_refit.py on two jobs")
   endforeach()
 
+  # The objective each seed reaches per β and the lowest (scripts/objective_envelope.py), two files.
+  run(${PYTHON} ${SOURCE_DIR}/scripts/objective_envelope.py ${dir}/seed_statistics/sweep.h5
+      ${dir}/sparse/sweep.h5 --first-seed 11)
+  foreach(needle IN ITEMS "| seed 11 | seed 12 | seed 13 | lowest J |" "| -7.00 | -3.49 doub | -3.60 doub | -0.16 conv | seed 12: double-sided |")
+    require_text("${out}" "${needle}" "objective_envelope.py on two files")
+  endforeach()
+
   execute_process(COMMAND ${PYTHON} ${SOURCE_DIR}/scripts/report.py ${dir}/deck.toml
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(rc EQUAL 0 OR NOT err MATCHES "not an HDF5 file")
