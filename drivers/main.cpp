@@ -100,10 +100,10 @@ void append_unused_kokkos_arguments(SplitArguments& split, int kokkos_argc) {
 
 // Kokkos::initialize throws when its backend cannot start (a CUDA or HIP build on a machine
 // without that GPU, or with a driver too old): a clear message and exit code 1, not an abort.
-// Some start-up failures make Kokkos abort instead of throw (its CUDA backend on a GPU generation
-// that its kernels were not built for): after Kokkos' own message,
-// say what it means and exit 1 instead of dumping core. Written before the handler can run, which
-// then calls only write and _exit (async-signal-safe).
+// Some start-up failures make Kokkos abort instead (its CUDA backend on a GPU generation its
+// kernels were not built for): after Kokkos' own message, say what it means and exit 1 instead of
+// dumping core. The message is written before the handler can run, which then calls only write
+// and _exit (async-signal-safe).
 char kokkos_abort_message[512];
 std::size_t kokkos_abort_message_length = 0;
 

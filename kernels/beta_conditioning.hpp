@@ -152,10 +152,11 @@ constexpr std::int64_t generate_parameters_tile = 256;
 // team is one thread: it copies the tile of U transposed into scratch (rows of dφ become contiguous
 // columns) and runs the blocked SerialGemm (register blocks, each element summed over
 // c = 0 … dφ−1 in order; 83 ms of a 1.1 s paper step against 97 ms unblocked). On a GPU, TeamGemm
-// gives each thread whole dot products over dφ. Either way an element's bits depend neither on the thread count, nor on how
-// many networks a rank holds, nor on the team size. The threaded host BLAS (KokkosBlas::gemm with
-// the OpenBLAS TPL, used here until 2026-12-04) gave none of that: its split over its own threads
-// and its kernel choice by shape changed P's bits (README, "Kernels").
+// gives each thread whole dot products over dφ. Either way an element's bits depend neither on
+// the thread count, nor on how many networks a rank holds, nor on the team size. The threaded
+// host BLAS (KokkosBlas::gemm with the OpenBLAS TPL, used here until 2026-12-04) gave none of
+// that: its split over its own threads and its kernel choice by shape changed P's bits (README,
+// "Kernels").
 namespace beta_detail {
 
 // Sets the tile of P to P0, the tile's columns i0 … i1 − 1 (the team's threads split the writes).
