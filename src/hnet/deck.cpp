@@ -81,6 +81,10 @@ struct EnumNames<NonFinitePolicy> {
   static constexpr std::array<const char*, 2> names{{"stop", "skip"}};
 };
 template <>
+struct EnumNames<CurriculumDirection> {
+  static constexpr std::array<const char*, 2> names{{"up", "down"}};
+};
+template <>
 struct EnumNames<ParallelMode> {
   static constexpr std::array<const char*, 2> names{{"seeds", "fixed_beta"}};
 };
@@ -102,6 +106,7 @@ const char* to_string(SigmaParam e) { return enum_name(e); }
 const char* to_string(IdentityDraw e) { return enum_name(e); }
 const char* to_string(Objective e) { return enum_name(e); }
 const char* to_string(NonFinitePolicy e) { return enum_name(e); }
+const char* to_string(CurriculumDirection e) { return enum_name(e); }
 const char* to_string(ParallelMode e) { return enum_name(e); }
 
 namespace {
@@ -529,10 +534,13 @@ void add_train_keys(Schema& s) {
         "the beta*KL term ramps from 0 to full over this many steps; 0 = off");
   t.add("beta_curriculum", &TrainConfig::beta_curriculum,
         "sample log10 beta in [lo, lo+1] first, then widen to hi");
+  t.add("curriculum_direction", &TrainConfig::curriculum_direction,
+        "up: hold [lo, lo+1], then raise the upper end to hi; down: hold [hi-1, hi], then lower the "
+        "lower end to lo");
   t.add("curriculum_hold_steps", &TrainConfig::curriculum_hold_steps, ints(0, kMaxSteps),
         "curriculum: steps before widening (S1)");
   t.add("curriculum_widen_steps", &TrainConfig::curriculum_widen_steps, ints(0, kMaxSteps),
-        "curriculum: steps over which the upper end reaches hi (S2)");
+        "curriculum: steps over which the moving end reaches hi (up) or lo (down) (S2)");
   t.add("sizes", &TrainConfig::sizes, ints(1, kMaxWidth), 64,
         "input sizes n of the generated networks, one drawn per step for all of its networks; "
         "empty = target.n only");

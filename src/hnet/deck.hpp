@@ -19,6 +19,7 @@ enum class SigmaParam { bounded, softplus };
 enum class IdentityDraw { fixed, per_network };
 enum class Objective { log_sum, sum, log_loss };
 enum class NonFinitePolicy { stop, skip };
+enum class CurriculumDirection { up, down };
 enum class ParallelMode { seeds, fixed_beta };
 
 // The deck spelling of each value ("edge_bilinear", ...); "<invalid>" for a value outside the enum.
@@ -30,6 +31,7 @@ const char* to_string(SigmaParam);
 const char* to_string(IdentityDraw);
 const char* to_string(Objective);
 const char* to_string(NonFinitePolicy);
+const char* to_string(CurriculumDirection);
 const char* to_string(ParallelMode);
 
 // The member initialisers below are the reference configuration and the only place
@@ -84,6 +86,7 @@ struct TrainConfig {
   double adam_eps = 1e-8;
   int64_t kl_warmup_steps = 0;
   bool beta_curriculum = true;
+  CurriculumDirection curriculum_direction = CurriculumDirection::up;
   int64_t curriculum_hold_steps = 1000;
   int64_t curriculum_widen_steps = 1000;
   std::vector<int64_t> sizes = {};  // input sizes n drawn per step; empty = target.n only

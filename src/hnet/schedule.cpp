@@ -16,16 +16,23 @@ double learning_rate(const TrainConfig& t, std::int64_t step) {
   return t.lr * (t.lr_final_fraction + (1.0 - t.lr_final_fraction) * cosine);
 }
 
-double beta_upper(const TrainConfig& t, std::int64_t step) {
+BetaRange beta_range(const TrainConfig& t, std::int64_t step) {
   const double lo = t.log10_beta_min, hi = t.log10_beta_max;
-  if (!t.beta_curriculum) return hi;
-  const double start = std::min(hi, lo + 1.0);
-  if (step < t.curriculum_hold_steps) return start;
-  if (t.curriculum_widen_steps <= 0) return hi;
-  const double progress =
-      std::min(1.0, static_cast<double>(step - t.curriculum_hold_steps) / static_cast<double>(t.curriculum_widen_steps));
-  return start + (hi - start) * progress;
+  if (!t.beta_curriculum) return {lo, hi};
+  const bool down = t.curriculum_direction == CurriculumDirection::down;
+  const double start = down ? std::max(lo, hi - 1.0) : std::min(hi, lo + 1.0), end = down ? lo : hi;
+  double moving = end;  // the end of the range that moves: upper (up) or lower (down)
+  if (step < t.curriculum_hold_steps) {
+    moving = start;
+  } else if (t.curriculum_widen_steps > 0) {
+    const double progress = std::min(1.0, static_cast<double>(step - t.curriculum_hold_steps) /
+                                              static_cast<double>(t.curriculum_widen_steps));
+    moving = start + (end - start) * progress;
+  }
+  return down ? BetaRange{moving, hi} : BetaRange{lo, moving};
 }
+
+double beta_upper(const TrainConfig& t, std::int64_t step) { return beta_range(t, step).upper; }
 
 double kl_warmup_factor(const TrainConfig& t, std::int64_t step) {
   if (t.kl_warmup_steps <= 0) return 1.0;
@@ -34,9 +41,9 @@ double kl_warmup_factor(const TrainConfig& t, std::int64_t step) {
 
 std::vector<double> draw_log10_betas(const TrainConfig& t, std::uint64_t seed, std::int64_t step) {
   const auto key = kernels::make_key(seed, kernels::Purpose::beta_draws, static_cast<std::uint64_t>(step));
-  const double lo = t.log10_beta_min, hi = beta_upper(t, step);
+  const BetaRange range = beta_range(t, step);
   std::vector<double> betas(t.batch_beta);
-  for (std::int64_t b = 0; b < t.batch_beta; ++b) betas[b] = kernels::uniform(key, b, lo, hi);
+  for (std::int64_t b = 0; b < t.batch_beta; ++b) betas[b] = kernels::uniform(key, b, range.lower, range.upper);
   return betas;
 }
 

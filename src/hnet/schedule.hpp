@@ -11,14 +11,19 @@ namespace hnet {
 // Linear warm-up over warmup_steps, then cosine decay to lr_final_fraction·lr at the last step.
 double learning_rate(const TrainConfig& train, std::int64_t step);
 
-// Upper end of the log₁₀β sampling range at this step: lo + 1 for curriculum_hold_steps, then
-// widening linearly to hi over curriculum_widen_steps (the full range without the curriculum).
-double beta_upper(const TrainConfig& train, std::int64_t step);
+// The log₁₀β sampling range [lower, upper] at this step. Curriculum up: [lo, lo + 1] for
+// curriculum_hold_steps, then the upper end rises linearly to hi over curriculum_widen_steps;
+// down: [hi − 1, hi], then the lower end falls to lo. Without the curriculum: [lo, hi].
+struct BetaRange {
+  double lower, upper;
+};
+BetaRange beta_range(const TrainConfig& train, std::int64_t step);
+double beta_upper(const TrainConfig& train, std::int64_t step);  // beta_range(...).upper
 
 double kl_warmup_factor(const TrainConfig& train, std::int64_t step);
 
 // log₁₀β of every network of the step (global indices 0..batch_beta−1), uniform in
-// [lo, beta_upper(step)], from (seed, step) alone.
+// beta_range(step), from (seed, step) alone.
 std::vector<double> draw_log10_betas(const TrainConfig& train, std::uint64_t seed, std::int64_t step);
 
 // The input sizes n the networks are trained at: train.sizes, or target.n alone when it is empty.

@@ -412,10 +412,13 @@ void Trainer::run_job(const TrainingJob& job) {
     if (completed % deck_.output.checkpoint_every == 0 || last) write_files(run, /*with_results=*/true);
     if (writer_ && !options_.quiet && (completed % deck_.output.log_every == 0 || last || step == first_step)) {
       const double rate = static_cast<double>(completed - first_step) / std::max(elapsed, 1e-9);
+      // The moving end of the β range: the lower one under a falling curriculum.
+      const bool falling = !job.fixed_beta && tc_.beta_curriculum && tc_.curriculum_direction == CurriculumDirection::down;
       std::printf("[%s] step %lld/%lld J=%.5g loss=%.5g norm_loss=%.4g kl=%.5g |g|=%.3g lr=%.3g "
-                  "log10b<=%.2f %.2f steps/s eta %s\n",
+                  "log10b%s%.2f %.2f steps/s eta %s\n",
                   job.name.c_str(), static_cast<long long>(completed), static_cast<long long>(tc_.steps), s.objective,
-                  s.loss, s.normalised, s.kl, s.grad_norm, s.lr, run.state.history.beta_upper.back(), rate,
+                  s.loss, s.normalised, s.kl, s.grad_norm, s.lr, falling ? ">=" : "<=",
+                  falling ? beta_range(tc_, step).lower : run.state.history.beta_upper.back(), rate,
                   format_duration(static_cast<double>(tc_.steps - completed) / rate).c_str());
       std::fflush(stdout);
     }
