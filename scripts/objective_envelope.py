@@ -27,7 +27,7 @@ def objectives(sweep, first_seed):
     r = sweep.r
     base = sweep.select(n=sweep.training_n, step=sweep.final_step) & ~r["posterior_mean"]
     out = {}
-    for job in sorted(set(r["job"][base].tolist())):
+    for job in report.training_jobs(sweep):
         for beta in sweep.betas:
             at = base & (r["job"] == job) & (r["log10_beta"] == beta)
             if not at.any():
@@ -44,10 +44,10 @@ def main():
     args = ap.parse_args()
     rows, seed = {}, args.first_seed
     for path in args.sweeps:
-        sweep = report.open_sweep_or_exit(path, "objective_envelope")
+        sweep = report.open_sweep_or_exit(path, "objective_envelope.py")
         for beta, per_seed in objectives(sweep, seed).items():
             rows.setdefault(beta, {}).update(per_seed)
-        seed += len(set(sweep.r["job"].tolist()))
+        seed += len(report.training_jobs(sweep))
     seeds = sorted({s for row in rows.values() for s in row})
     print("| log₁₀β | " + " | ".join(f"seed {s}" for s in seeds) + " | lowest J |")
     print("|---" * (len(seeds) + 2) + "|")

@@ -177,13 +177,13 @@ class Sweep:
         return keep
 
 
-
 def open_sweep_or_exit(path, tool):
     """The Sweep of path, or exit with "tool: reason" for the analysis scripts."""
     try:
         return Sweep(path)
     except ReportError as e:
         sys.exit(f"{tool}: {e}")
+
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers

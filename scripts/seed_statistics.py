@@ -92,11 +92,7 @@ def main(argv=None):
     rows, stats = [], []
     sizes = set()
     for path in args.sweeps:
-        try:
-            sweep = report.Sweep(path)
-        except report.ReportError as e:
-            print(f"seed_statistics.py: {e}", file=sys.stderr)
-            return 1
+        sweep = report.open_sweep_or_exit(path, "seed_statistics.py")
         for job in report.training_jobs(sweep):
             s = job_statistics(sweep, job, args.low_beta, args.structured_loss, args.min_points)
             s["sweep"] = os.path.basename(os.path.dirname(os.path.abspath(path)))

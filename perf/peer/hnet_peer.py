@@ -4,11 +4,11 @@
 The β-conditioned graph hypernetwork (graph-transformer encoder and decoder with hierarchical
 latents, edge / edge-bilinear read-out, P(β) = P₀ + U φ(β)), the generated swish MLPs, the
 objective, autograd for the backward, global-norm clipping and Adam, in float32 on the CPU (or a
-GPU: --device cuda, torch >= 2.0, TF32 off). It exists to time hnet against: same shapes, same parameter vector P (the same tensors in the same
-order as src/hnet/hypernet_layout.cpp, so p and the size of θ match hnet's exactly) and the
-same counted FLOPs. Random numbers (initial values, latent noise, inputs, β draws) come from
-torch's generator, not hnet's counter-based one (except under --validate), so the numbers differ;
-the work does not.
+GPU: --device cuda, torch >= 2.0, TF32 off). It exists to time hnet against: same shapes, same
+parameter vector P (the same tensors in the same order as src/hnet/hypernet_layout.cpp, so p and
+the size of θ match hnet's exactly) and the same counted FLOPs. Random numbers (initial values,
+latent noise, inputs, β draws) come from torch's generator, not hnet's counter-based one (except
+under --validate), so the numbers differ; the work does not.
 
 Run with Debian's python3-torch (1.13):
     build/bin/hnet-python perf/peer/hnet_peer.py --config quick --warmup 5 --steps 50
