@@ -38,22 +38,58 @@ KOKKOS_FORCEINLINE_FUNCTION void head_axpy(T* out, T w, const T* x, const T* y, 
 }
 }  // namespace attention_detail
 
+// Who does the work of one (network, node). thread_per_node: one thread walks every incidence and
+// head (CPUs: the node's rows stay in cache and a thread has enough work). team_per_node: a team
+// spreads the incidences × heads, then the channels, over its threads (GPUs: a thread per node is a
+// few hundred long serial walks, far too few threads). Every element is computed with the same
+// operations in the same order either way.
+enum class AttentionSchedule { thread_per_node, team_per_node };
+template <class E>
+constexpr AttentionSchedule default_attention_schedule =
+    on_host<E> ? AttentionSchedule::thread_per_node : AttentionSchedule::team_per_node;
+
 namespace attention_detail {
+// alpha(b, a0 .. a1 − 1, h): raw scores in, softmax weights out.
+template <class A>
+KOKKOS_FORCEINLINE_FUNCTION void softmax_in_place(const A& alpha, std::int64_t b, std::int64_t a0, std::int64_t a1,
+                                                  int h) {
+  using T = typename A::value_type;
+  T top = alpha(b, a0, h);
+  for (std::int64_t a = a0 + 1; a < a1; ++a) top = alpha(b, a, h) > top ? alpha(b, a, h) : top;
+  double sum = 0;
+  for (std::int64_t a = a0; a < a1; ++a) {
+    const T w = exp_neg_abs(alpha(b, a, h) - top);  // the argument is ≤ 0
+    alpha(b, a, h) = w;
+    sum += static_cast<double>(w);
+  }
+  const T inv_sum = static_cast<T>(1.0 / sum);
+  for (std::int64_t a = a0; a < a1; ++a) alpha(b, a, h) *= inv_sum;
+}
+
+// dscore(b, a0 .. a1 − 1, h): dJ/dα in, dJ/dscore = α (dα − Σ α dα) out.
+template <class A>
+KOKKOS_FORCEINLINE_FUNCTION void softmax_backward_in_place(const A& dscore, const A& alpha, std::int64_t b,
+                                                           std::int64_t a0, std::int64_t a1, int h) {
+  using T = typename A::value_type;
+  double mean = 0;
+  for (std::int64_t a = a0; a < a1; ++a) mean += static_cast<double>(alpha(b, a, h)) * static_cast<double>(dscore(b, a, h));
+  for (std::int64_t a = a0; a < a1; ++a)
+    dscore(b, a, h) = static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
+}
+
 template <class E, class T>
-void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
-             const GraphViews<typename E::memory_space>& graph, const int heads) {
+void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
+                        const GraphViews<typename E::memory_space>& graph, const int heads) {
   const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
              direction = graph.incidence_direction;
-  // One work item per (network, node) runs every head, so the incidence lists are walked once and
-  // the rows of keys and values are read once per incidence.
+  // Every head in one pass over the incidences: the rows of keys and values are read once each.
   Kokkos::parallel_for(
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
         const T* qv = &q(b, v, 0);
-        // alpha holds the raw scores, then their exponentials, then the softmax weights.
         for (std::int64_t a = a0; a < a1; ++a) {
           const T* kxu = &kx(b, other(a), 0);
           const T* kye = &ky(b, edge(a), 0);
@@ -63,18 +99,7 @@ void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const At
             alpha(b, a, h) = head_dot(qv + c0, kxu + c0, kye + c0, kdd + c0, dh) * scale;
           }
         }
-        for (int h = 0; h < heads; ++h) {
-          T top = alpha(b, a0, h);
-          for (std::int64_t a = a0 + 1; a < a1; ++a) top = alpha(b, a, h) > top ? alpha(b, a, h) : top;
-          double sum = 0;
-          for (std::int64_t a = a0; a < a1; ++a) {
-            const T w = exp_neg_abs(alpha(b, a, h) - top);  // the argument is ≤ 0
-            alpha(b, a, h) = w;
-            sum += static_cast<double>(w);
-          }
-          const T inv_sum = static_cast<T>(1.0 / sum);
-          for (std::int64_t a = a0; a < a1; ++a) alpha(b, a, h) *= inv_sum;
-        }
+        for (int h = 0; h < heads; ++h) softmax_in_place(alpha, b, a0, a1, h);
         T* outv = &out(b, v, 0);
         for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
         for (std::int64_t a = a0; a < a1; ++a) {
@@ -88,21 +113,61 @@ void forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const At
         }
       });
 }
+
+template <class E, class T>
+void forward_per_team(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
+                      const GraphViews<typename E::memory_space>& graph, const int heads) {
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
+  const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
+  const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
+  const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
+             direction = graph.incidence_direction;
+  Kokkos::parallel_for(
+      "hnet::attention_forward", Policy(exec, batch * nodes, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank() / nodes, v = team.league_rank() % nodes;
+        const std::int64_t a0 = offset(v), a1 = offset(v + 1);
+        const T* qv = &q(b, v, 0);
+        // Plain strided loops over the team's threads (nested TeamThreadRange lambdas would need
+        // hand-written captures): scores by (incidence, head), softmax by head, output by channel.
+        const std::int64_t rank = team.team_rank(), size = team.team_size();
+        for (std::int64_t k = rank; k < (a1 - a0) * heads; k += size) {
+          const std::int64_t a = a0 + k / heads, c0 = (k % heads) * dh;
+          alpha(b, a, k % heads) =
+              head_dot(qv + c0, &kx(b, other(a), c0), &ky(b, edge(a), c0), &kd(b, direction(a), c0), dh) * scale;
+        }
+        team.team_barrier();
+        for (std::int64_t h = rank; h < heads; h += size) softmax_in_place(alpha, b, a0, a1, static_cast<int>(h));
+        team.team_barrier();
+        for (std::int64_t c = rank; c < d; c += size) {
+          const int h = static_cast<int>(c / dh);
+          T& o = out(b, v, c);
+          o = 0;
+          for (std::int64_t a = a0; a < a1; ++a)
+            head_axpy(&o, alpha(b, a, h), &vx(b, other(a), c), &vy(b, edge(a), c), &vd(b, direction(a), c), 1);
+        }
+      });
+}
 }  // namespace attention_detail
 
 // out: [B][N][d]; alpha: [B][2E][H] softmax weights by incidence, saved for backward.
 template <class E, class T>
 void attention_forward(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
-                       const GraphViews<typename E::memory_space>& graph, const int heads) {
-  attention_detail::forward(exec, out, alpha, in, graph, heads);
+                       const GraphViews<typename E::memory_space>& graph, const int heads,
+                       AttentionSchedule schedule = default_attention_schedule<E>) {
+  if (schedule == AttentionSchedule::thread_per_node)
+    attention_detail::forward_per_thread(exec, out, alpha, in, graph, heads);
+  else
+    attention_detail::forward_per_team(exec, out, alpha, in, graph, heads);
 }
 
 namespace attention_detail {
 // Softmax backward per (network, node), every head: dscore_a = α_a (dα_a − Σ_a' α_a' dα_a'), then dq.
 template <class E, class T>
-void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, const AttentionTerms<E, T>& in,
-                     const V3<E, T>& alpha, const V3<E, T>& dscore, const GraphViews<typename E::memory_space>& graph,
-                     const int heads) {
+void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout,
+                                const AttentionTerms<E, T>& in, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                                const GraphViews<typename E::memory_space>& graph, const int heads) {
   const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
@@ -123,14 +188,7 @@ void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, co
             dscore(b, a, h) = head_dot(doutv + c0, vxu + c0, vye + c0, vdd + c0, dh);
           }
         }
-        for (int h = 0; h < heads; ++h) {
-          double mean = 0;
-          for (std::int64_t a = a0; a < a1; ++a)
-            mean += static_cast<double>(alpha(b, a, h)) * static_cast<double>(dscore(b, a, h));
-          for (std::int64_t a = a0; a < a1; ++a)
-            dscore(b, a, h) =
-                static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
-        }
+        for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
         if (!want_dq) return;
         T* dqv = &dq(b, v, 0);
         for (std::int64_t a = a0; a < a1; ++a) {
@@ -143,7 +201,140 @@ void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, co
           }
         }
       });
+}
 
+template <class E, class T>
+void backward_scores_per_team(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout,
+                              const AttentionTerms<E, T>& in, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                              const GraphViews<typename E::memory_space>& graph, const int heads) {
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  const auto q = in.q, kx = in.kx, vx = in.vx, ky = in.ky, vy = in.vy, kd = in.kd, vd = in.vd;
+  const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
+  const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
+  const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
+             direction = graph.incidence_direction;
+  const bool want_dq = present(dq);
+  Kokkos::parallel_for(
+      "hnet::attention_backward::score", Policy(exec, batch * nodes, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank() / nodes, v = team.league_rank() % nodes;
+        const std::int64_t a0 = offset(v), a1 = offset(v + 1);
+        const T* doutv = &dout(b, v, 0);
+        const std::int64_t rank = team.team_rank(), size = team.team_size();
+        for (std::int64_t k = rank; k < (a1 - a0) * heads; k += size) {
+          const std::int64_t a = a0 + k / heads, c0 = (k % heads) * dh;
+          dscore(b, a, k % heads) =
+              head_dot(doutv + c0, &vx(b, other(a), c0), &vy(b, edge(a), c0), &vd(b, direction(a), c0), dh);
+        }
+        team.team_barrier();
+        for (std::int64_t h = rank; h < heads; h += size)
+          softmax_backward_in_place(dscore, alpha, b, a0, a1, static_cast<int>(h));
+        if (!want_dq) return;
+        team.team_barrier();
+        for (std::int64_t c = rank; c < d; c += size) {
+          const int h = static_cast<int>(c / dh);
+          T& g = dq(b, v, c);
+          for (std::int64_t a = a0; a < a1; ++a)
+            head_axpy(&g, dscore(b, a, h) * scale, &kx(b, other(a), c), &ky(b, edge(a), c), &kd(b, direction(a), c), 1);
+        }
+      });
+}
+
+template <class E, class T>
+void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, const AttentionTerms<E, T>& in,
+                     const V3<E, T>& alpha, const V3<E, T>& dscore, const GraphViews<typename E::memory_space>& graph,
+                     const int heads, AttentionSchedule schedule) {
+  if (schedule == AttentionSchedule::thread_per_node)
+    backward_scores_per_thread(exec, dq, dout, in, alpha, dscore, graph, heads);
+  else
+    backward_scores_per_team(exec, dq, dout, in, alpha, dscore, graph, heads);
+}
+}  // namespace attention_detail
+
+namespace attention_detail {
+// The terms of node v's incidences of direction dir in head h: Σ dscore (times the 1/√dh scale) and Σ α.
+template <class A, class I>
+KOKKOS_FORCEINLINE_FUNCTION void direction_terms(const A& dscore, const A& alpha, const I& offset, const I& direction,
+                                                 std::int64_t b, std::int64_t v, std::int64_t dir, std::int64_t h,
+                                                 typename A::value_type scale, typename A::value_type& gk,
+                                                 typename A::value_type& gv) {
+  gk = 0, gv = 0;
+  for (std::int64_t a = offset(v); a < offset(v + 1); ++a)
+    if (direction(a) == dir) gk += dscore(b, a, h), gv += alpha(b, a, h);
+  gk *= scale;
+}
+
+template <class E, class T>
+void direction_gradients_per_thread(const E& exec, const V3<E, T>& dkd, const V3<E, T>& dvd, const V3<E, T>& q,
+                                    const V3<E, T>& dout, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                                    const GraphViews<typename E::memory_space>& graph, const int heads) {
+  const std::int64_t batch = q.extent(0), nodes = q.extent(1), dh = q.extent(2) / heads;
+  const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
+  const auto offset = graph.incidence_offset, direction = graph.incidence_direction;
+  const bool want_k = present(dkd), want_v = present(dvd);
+  Kokkos::parallel_for(
+      "hnet::attention_backward::directions", Kokkos::RangePolicy<E>(exec, 0, batch * 2 * heads),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / (2 * heads), dir = (flat / heads) % 2, h = flat % heads, c0 = h * dh;
+        for (std::int64_t v = 0; v < nodes; ++v) {
+          T gk, gv;
+          direction_terms(dscore, alpha, offset, direction, b, v, dir, h, scale, gk, gv);
+          if (want_k)
+            for (std::int64_t c = c0; c < c0 + dh; ++c) dkd(b, dir, c) += gk * q(b, v, c);
+          if (want_v)
+            for (std::int64_t c = c0; c < c0 + dh; ++c) dvd(b, dir, c) += gv * dout(b, v, c);
+        }
+      });
+}
+
+template <class E, class T>
+void direction_gradients_per_team(const E& exec, const V3<E, T>& dkd, const V3<E, T>& dvd, const V3<E, T>& q,
+                                  const V3<E, T>& dout, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                                  const GraphViews<typename E::memory_space>& graph, const int heads) {
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Scratch = Kokkos::View<T**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
+  const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
+  const auto offset = graph.incidence_offset, direction = graph.incidence_direction;
+  const bool want_k = present(dkd), want_v = present(dvd);
+  const std::size_t bytes = 2 * Scratch::shmem_size(nodes, heads);
+  const int level = bytes <= 16384 ? 0 : 1;
+  Kokkos::parallel_for(
+      "hnet::attention_backward::directions",
+      Policy(exec, batch * 2, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
+      KOKKOS_LAMBDA(const typename Policy::member_type& team) {
+        const std::int64_t b = team.league_rank() / 2, dir = team.league_rank() % 2;
+        const std::int64_t rank = team.team_rank(), size = team.team_size();
+        Scratch gk(team.team_scratch(level), nodes, heads), gv(team.team_scratch(level), nodes, heads);
+        for (std::int64_t k = rank; k < nodes * heads; k += size)
+          direction_terms(dscore, alpha, offset, direction, b, k / heads, dir, k % heads, scale, gk(k / heads, k % heads),
+                          gv(k / heads, k % heads));
+        team.team_barrier();
+        for (std::int64_t c = rank; c < d; c += size) {
+          const std::int64_t h = c / dh;
+          for (std::int64_t v = 0; v < nodes; ++v) {
+            if (want_k) dkd(b, dir, c) += gk(v, h) * q(b, v, c);
+            if (want_v) dvd(b, dir, c) += gv(v, h) * dout(b, v, c);
+          }
+        }
+      });
+}
+}  // namespace attention_detail
+
+namespace attention_detail {
+// dkd, dvd: per (network, direction, head), each node's incidences of that direction are summed
+// first (the node's q and dout rows are common to them), then the nodes are added in order. On a
+// GPU a team per (network, direction) sums the nodes' terms in parallel into scratch, then its
+// threads take the channels, each adding the nodes in the same order.
+template <class E, class T>
+void direction_gradients(const E& exec, const V3<E, T>& dkd, const V3<E, T>& dvd, const V3<E, T>& q,
+                         const V3<E, T>& dout, const V3<E, T>& alpha, const V3<E, T>& dscore,
+                         const GraphViews<typename E::memory_space>& graph, const int heads,
+                         AttentionSchedule schedule) {
+  if (schedule == AttentionSchedule::thread_per_node)
+    direction_gradients_per_thread(exec, dkd, dvd, q, dout, alpha, dscore, graph, heads);
+  else
+    direction_gradients_per_team(exec, dkd, dvd, q, dout, alpha, dscore, graph, heads);
 }
 }  // namespace attention_detail
 
@@ -151,7 +342,8 @@ void backward_scores(const E& exec, const V3<E, T>& dq, const V3<E, T>& dout, co
 template <class E, class T>
 void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V3<E, T>& dout,
                         const AttentionTerms<E, T>& in, const V3<E, T>& alpha, const V3<E, T>& dscore,
-                        const GraphViews<typename E::memory_space>& graph, const int heads) {
+                        const GraphViews<typename E::memory_space>& graph, const int heads,
+                        AttentionSchedule schedule = default_attention_schedule<E>) {
   const auto q = in.q;
   const auto dq = grad.q, dkx = grad.kx, dvx = grad.vx, dky = grad.ky, dvy = grad.vy, dkd = grad.kd, dvd = grad.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
@@ -162,7 +354,7 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
   const auto edge_incidence = graph.edge_incidence;
   const auto source = graph.edge_source, target = graph.edge_target;
 
-  attention_detail::backward_scores(exec, dq, dout, in, alpha, dscore, graph, heads);
+  attention_detail::backward_scores(exec, dq, dout, in, alpha, dscore, graph, heads, schedule);
 
   // Node u received key/value contributions wherever it is the "other" end: at the mirrors of its
   // own incidences, which belong to the node at the far end of each. Work items are (network, row,
@@ -203,27 +395,9 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
         });
   }
 
-  // The direction embeddings are shared by every incidence of their direction. Per (network,
-  // direction, head), each node's incidences of that direction are summed first (the node's q and
-  // dout rows are common to them), then the nodes are added in order.
-  if (present(dkd) || present(dvd)) {
-    const bool want_k = present(dkd), want_v = present(dvd);
-    Kokkos::parallel_for(
-        "hnet::attention_backward::directions", Kokkos::RangePolicy<E>(exec, 0, batch * 2 * heads),
-        KOKKOS_LAMBDA(const std::int64_t flat) {
-          const std::int64_t b = flat / (2 * heads), dir = (flat / heads) % 2, h = flat % heads, c0 = h * dh;
-          for (std::int64_t v = 0; v < nodes; ++v) {
-            T gk = 0, gv = 0;
-            for (std::int64_t a = offset(v); a < offset(v + 1); ++a)
-              if (direction(a) == dir) gk += dscore(b, a, h), gv += alpha(b, a, h);
-            gk *= scale;
-            if (want_k)
-              for (std::int64_t c = c0; c < c0 + dh; ++c) dkd(b, dir, c) += gk * q(b, v, c);
-            if (want_v)
-              for (std::int64_t c = c0; c < c0 + dh; ++c) dvd(b, dir, c) += gv * dout(b, v, c);
-          }
-        });
-  }
+  // The direction embeddings are shared by every incidence of their direction.
+  if (present(dkd) || present(dvd))
+    attention_detail::direction_gradients(exec, dkd, dvd, q, dout, alpha, dscore, graph, heads, schedule);
 }
 
 }  // namespace hnet::kernels

@@ -59,11 +59,12 @@ run_part peer 60 "$python" perf/peer/hnet_peer.py --device cuda --config paper -
 
 # hnet train at each deck: one rank, then 8 ranks (8 training seeds) sharing the GPU.
 for deck in quick phases_n8 phases_n16; do
-  run_part train 60 "$hnet" train "inputs/$deck.toml" --set train.steps=300 --set parallel.seeds=1 \
+  run_part train 60 "$hnet" train "inputs/$deck.toml" --set train.steps=300 --set 'sweep.steps=[300]' --set parallel.seeds=1 \
     --set output.dir="\"$out/runs/$deck\"" --set output.overwrite=true --set output.log_every=100
 done
-run_part train 90 "$mpiexec" -n 8 --oversubscribe "$hnet" train inputs/phases_n16.toml \
-  --set train.steps=300 --set parallel.seeds=8 --set output.dir="\"$out/runs/phases_n16_x8\"" \
+# OMP_NUM_THREADS=2: each rank's host threads (Kokkos' OpenMP pool) would otherwise claim every core.
+run_part train 90 "$mpiexec" -n 8 --oversubscribe -x OMP_NUM_THREADS=2 "$hnet" train inputs/phases_n16.toml \
+  --set train.steps=300 --set 'sweep.steps=[300]' --set parallel.seeds=8 --set output.dir="\"$out/runs/phases_n16_x8\"" \
   --set output.overwrite=true --set output.log_every=100
 rm -rf "$out/runs"
 

@@ -85,7 +85,11 @@ std::vector<double> random_vector(std::size_t size, unsigned seed) {
 
 }  // namespace
 
-TEST(AttentionGradcheck, EveryElement) {
+// Both schedules: the one of this backend and the other (the GPU's team schedule runs on the host too).
+class AttentionGradcheck : public ::testing::TestWithParam<hk::AttentionSchedule> {};
+
+TEST_P(AttentionGradcheck, EveryElement) {
+  const hk::AttentionSchedule schedule = GetParam();
   const auto graph = hnet::build_graph(2, 3);
   const std::int64_t B = 2, N = graph.nodes, E = graph.edges, d = 4;
   const int heads = 2;
@@ -98,7 +102,7 @@ TEST(AttentionGradcheck, EveryElement) {
   const auto upstream = random_vector(out.size(), 8);
   auto objective = [&]() {
     in.upload();
-    hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads);
+    hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads, schedule);
     return dot(upstream, to_vector(out));
   };
   objective();
@@ -107,7 +111,7 @@ TEST(AttentionGradcheck, EveryElement) {
   Accumulated<V3> dky(V3("dky", B, E, d), 14), dvy(V3("dvy", B, E, d), 15);
   Accumulated<V3> dkd(V3("dkd", B, 2, d), 16), dvd(V3("dvd", B, 2, d), 17);
   hk::attention_backward(hnet::ExecSpace(), {dq.view, dkx.view, dvx.view, dky.view, dvy.view, dkd.view, dvd.view},
-                         dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore, graph, heads);
+                         dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore, graph, heads, schedule);
   EXPECT_EQ(in.check("q", dq.added(), objective), 0);
   EXPECT_EQ(in.check("kx", dkx.added(), objective), 0);
   EXPECT_EQ(in.check("vx", dvx.added(), objective), 0);
@@ -116,6 +120,13 @@ TEST(AttentionGradcheck, EveryElement) {
   EXPECT_EQ(in.check("kd", dkd.added(), objective), 0);
   EXPECT_EQ(in.check("vd", dvd.added(), objective), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Schedules, AttentionGradcheck,
+                         ::testing::Values(hk::AttentionSchedule::thread_per_node, hk::AttentionSchedule::team_per_node),
+                         [](const ::testing::TestParamInfo<hk::AttentionSchedule>& info) {
+                           return info.param == hk::AttentionSchedule::thread_per_node ? "thread_per_node"
+                                                                                       : "team_per_node";
+                         });
 
 namespace {
 

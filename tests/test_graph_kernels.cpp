@@ -89,7 +89,8 @@ void expect_deterministic(const std::function<Outputs(std::int64_t, std::int64_t
 // Attention. Inputs: q, kx, vx, ky, vy, kd, vd, dout. Outputs: out, alpha, then every gradient.
 
 template <class T>
-Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, int heads, const Outputs& in) {
+Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, int heads, const Outputs& in,
+                      hk::AttentionSchedule schedule = hk::default_attention_schedule<hnet::ExecSpace>) {
   const std::int64_t N = graph.nodes, E = graph.edges;
   using V3 = hnet::View3<T>;
   const V3 q = view<T>("q", in[0], B, N, d), kx = view<T>("kx", in[1], B, N, d), vx = view<T>("vx", in[2], B, N, d);
@@ -100,9 +101,9 @@ Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, 
   V3 dq("dq", B, N, d), dkx("dkx", B, N, d), dvx("dvx", B, N, d), dky("dky", B, E, d), dvy("dvy", B, E, d);
   V3 dkd("dkd", B, 2, d), dvd("dvd", B, 2, d);
   hnet::ExecSpace exec;
-  hk::attention_forward(exec, out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads);
+  hk::attention_forward(exec, out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, heads, schedule);
   hk::attention_backward(exec, {dq, dkx, dvx, dky, dvy, dkd, dvd}, dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore,
-                         graph, heads);
+                         graph, heads, schedule);
   return {to_vector(out), to_vector(alpha), to_vector(dq),  to_vector(dkx), to_vector(dvx),
           to_vector(dky), to_vector(dvy),   to_vector(dkd), to_vector(dvd)};
 }
@@ -171,6 +172,24 @@ TEST(GraphAttention, DeterministicAndBatchIndependent) {
   expect_deterministic(
       [&](std::int64_t batch, std::int64_t, const Outputs& in) { return run_attention<float>(graph, batch, d, 2, in); },
       attention_inputs(graph, B, d, 200), B, 9);
+}
+
+// The GPU schedule (a team per node) runs here on the host backend, at a size where a node has more
+// incidences × heads than a team has threads. The scores and softmax agree bit for bit; the sums over
+// incidences add the same terms in the same order, but the compiler may fuse a multiply-add in one
+// schedule and not in the other, so they agree to float rounding.
+TEST(GraphAttention, TeamScheduleEqualsThreadSchedule) {
+  const auto graph = hnet::build_graph(5, 15);
+  const std::int64_t B = 3, d = 12;
+  const Outputs in = attention_inputs(graph, B, d, 400);
+  for (const int heads : {1, 3}) {
+    const Outputs thread = run_attention<float>(graph, B, d, heads, in, hk::AttentionSchedule::thread_per_node);
+    const Outputs team = run_attention<float>(graph, B, d, heads, in, hk::AttentionSchedule::team_per_node);
+    const char* names[] = {"out", "alpha", "dq", "dkx", "dvx", "dky", "dvy", "dkd", "dvd"};
+    for (std::size_t k = 0; k < thread.size(); ++k)
+      if (k == 1) expect_bits(team[k], thread[k], names[k]);
+      else expect_near(team[k], thread[k], 2e-6, names[k]);
+  }
 }
 
 TEST(GraphAttention, AbsentGradientsAreSkipped) {

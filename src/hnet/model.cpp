@@ -209,6 +209,10 @@ struct Model<T>::Impl {
   View2<T> b0, db0, w1, dw1, y, pred;
   View1<T> b1, db1;
   Kokkos::View<double*, Kokkos::LayoutRight, MemSpace> loss, dloss, kl, dkl;
+  // Their host copies, made once: on a GPU, create_mirror_view in a step would allocate host
+  // memory every step (on the host backend a mirror is the view itself).
+  typename View1<T>::HostMirror u_host;
+  typename decltype(loss)::HostMirror loss_host, dloss_host, kl_host, dkl_host;
   // What the last forward was given, for backward.
   StepInputs last;
   bool last_evaluated = false;
@@ -282,6 +286,11 @@ struct Model<T>::Impl {
     using Doubles = decltype(loss);
     loss = alloc.template make<Doubles>("loss", B), dloss = alloc.template make<Doubles>("dloss", B);
     kl = alloc.template make<Doubles>("kl", B), dkl = alloc.template make<Doubles>("dkl", B);
+    if (!counting) {
+      u_host = Kokkos::create_mirror_view(u);
+      loss_host = Kokkos::create_mirror_view(loss), dloss_host = Kokkos::create_mirror_view(dloss);
+      kl_host = Kokkos::create_mirror_view(kl), dkl_host = Kokkos::create_mirror_view(dkl);
+    }
     if (counting) alloc.open_arena(alloc.arena_used);
   }
 
@@ -468,10 +477,9 @@ struct Model<T>::Impl {
     const ModelShape& s = L.shape;
 
     // β conditioning: u → φ(β) → P(β) = P₀ + U φ(β).
-    auto hu = Kokkos::create_mirror_view(u);
     for (std::int64_t b = 0; b < B; ++b)
-      hu(b) = static_cast<T>(beta_encoding(in.log10_beta[b], s.log10_beta_min, s.log10_beta_max));
-    Kokkos::deep_copy(u, hu);
+      u_host(b) = static_cast<T>(beta_encoding(in.log10_beta[b], s.log10_beta_min, s.log10_beta_max));
+    Kokkos::deep_copy(u, u_host);
     const View1<T> Q = theta_slice(theta, L.theta_phi, L.phi_size);
     hk::phi_forward(exec, phi, phi_a1, phi_a2, u, Q, phi_layout());
     hk::generate_parameters_forward(exec, P, theta_slice(theta, L.theta_p0, L.p()), u_matrix(theta), phi);
@@ -524,8 +532,8 @@ struct Model<T>::Impl {
     hk::readout_forward(exec, {w0, b0, w1, b1}, {raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v}, P, ro.gamma);
 
     StepResult result;
-    auto h_kl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kl);
-    result.kl.assign(h_kl.data(), h_kl.data() + B);
+    Kokkos::deep_copy(kl_host, kl);
+    result.kl.assign(kl_host.data(), kl_host.data() + B);
     if (!evaluate_task) return result;
 
     hk::TaskDataKeys keys;
@@ -533,14 +541,12 @@ struct Model<T>::Impl {
     hk::task_data_forward(exec, x, y, keys, input, norm);
     hk::generated_mlp_forward(exec, loss, z, pred, x, y, w0, b0, w1, b1);
     flops += 2.0 * static_cast<double>(B * S * n * m) + 8.0 * static_cast<double>(B * S * m);
-    auto h_loss = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), loss);
-    result.loss.assign(h_loss.data(), h_loss.data() + B);
+    Kokkos::deep_copy(loss_host, loss);
+    result.loss.assign(loss_host.data(), loss_host.data() + B);
 
     // The objective (model.md §7) and its gradient with respect to each network's L and D_KL.
     const double variance = target_variance(input, norm, n);
     const double total = in.batch_total > 0 ? static_cast<double>(in.batch_total) : static_cast<double>(B);
-    auto h_dloss = Kokkos::create_mirror_view(dloss);
-    auto h_dkl = Kokkos::create_mirror_view(dkl);
     for (std::int64_t b = 0; b < B; ++b) {
       const double beta = std::pow(10.0, in.log10_beta[b]) * in.kl_factor;
       const double Lb = result.loss[b], Kb = result.kl[b];
@@ -553,11 +559,11 @@ struct Model<T>::Impl {
       result.objective_terms.push_back(term);
       result.normalised.push_back(variance > 0 ? Lb / variance : Lb);
       result.objective += term / total;
-      h_dloss(b) = dL / total;
-      h_dkl(b) = dK / total;
+      dloss_host(b) = dL / total;
+      dkl_host(b) = dK / total;
     }
-    Kokkos::deep_copy(dloss, h_dloss);
-    Kokkos::deep_copy(dkl, h_dkl);
+    Kokkos::deep_copy(dloss, dloss_host);
+    Kokkos::deep_copy(dkl, dkl_host);
     return result;
   }
 

@@ -78,9 +78,12 @@ std::vector<Fault> injected_faults() {
 }
 
 // ‖g‖₂ in double with a fixed chunking, so every rank and thread count gets the same bits.
-double global_norm(const View1<float>& gradient, const View1<double>& partials, std::int64_t chunk) {
+// partials_host: the partials' host mirror, made once (a step allocates nothing).
+double global_norm(const View1<float>& gradient, const View1<double>& partials,
+                   const View1<double>::HostMirror& partials_host, std::int64_t chunk) {
   kernels::sum_of_squares_partials(ExecSpace(), partials, gradient, chunk);
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), partials);
+  Kokkos::deep_copy(partials_host, partials);
+  const auto& h = partials_host;
   double s = 0.0;
   for (std::size_t c = 0; c < h.extent(0); ++c) s += h(c);
   return std::sqrt(s);
@@ -163,6 +166,7 @@ class Trainer {
         theta_("hnet::train::theta", size_), gradient_("hnet::train::gradient", size_),
         adam_m_("hnet::train::adam_m", size_), adam_v_("hnet::train::adam_v", size_),
         norm_partials_("hnet::train::norm_partials", (size_ + norm_chunk - 1) / norm_chunk),
+        norm_partials_host_(Kokkos::create_mirror_view(norm_partials_)),
         reducer_(group, size_), writer_(group.group_rank == 0), faults_(injected_faults()) {
     save_steps_ = saved_model_steps(tc_.steps, deck.output.save_models);
     save_steps_.insert(save_steps_.begin(), 0);
@@ -200,6 +204,7 @@ class Trainer {
   double flops_ = 0.0;
   View1<float> theta_, gradient_, adam_m_, adam_v_;
   View1<double> norm_partials_;
+  View1<double>::HostMirror norm_partials_host_;
   GroupReducer reducer_;
   const bool writer_;
   const std::vector<Fault> faults_;
@@ -261,7 +266,7 @@ StepStatistics Trainer::take_step(const TrainingJob& job, std::int64_t step) {
                       fault->kind == Fault::inf ? std::numeric_limits<float>::infinity()
                                                 : std::numeric_limits<float>::quiet_NaN());
   reduce_statistics(s, r, in.kl_factor, n, fault != faults_.end() ? &*fault : nullptr);
-  s.grad_norm = global_norm(gradient_, norm_partials_, norm_chunk);
+  s.grad_norm = global_norm(gradient_, norm_partials_, norm_partials_host_, norm_chunk);
   s.lr = learning_rate(tc_, step);
   return s;
 }
