@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include <KokkosBatched_Gemm_Decl.hpp>
+#include <KokkosBatched_Vector.hpp>
 
 #include "kernels/activations.hpp"
 #include "kernels/pairwise_sum.hpp"
@@ -144,15 +145,14 @@ void phi_backward(const E& exec, const V1<E, T>& dQ, const V2<E, T>& dphi, const
       });
 }
 
-// Columns of P per team of the forward: a constant of the algorithm, never of the thread count.
+// Columns of P per team of the GPU's forward: a constant of the algorithm, never of the thread count.
 constexpr std::int64_t generate_parameters_tile = 256;
 
 // P: [B][p], P0: [p], U: [p][dφ] (row-major), phi: [B][dφ]. P = 1·P0ᵀ + φ·Uᵀ through Kokkos
-// Kernels' batched GEMM, one team per tile of columns, after the tile is set to P0. On the host a
-// team is one thread: it copies the tile of U transposed into scratch (rows of dφ become contiguous
-// columns) and runs the blocked SerialGemm (register blocks, each element summed over
-// c = 0 … dφ−1 in order; 83 ms of a 1.1 s paper step against 97 ms unblocked). On a GPU, TeamGemm
-// gives each thread whole dot products over dφ. Either way an element's bits depend neither on
+// Kernels' batched GEMM, one team per tile of columns, the tile set to P0 first. On the host a
+// team is one thread running the blocked SerialGemm on SIMD packs of columns (below; each element
+// summed over c = 0 … dφ−1 in order, then added to P0). On a GPU, TeamGemm gives each thread whole
+// dot products over dφ. Either way an element's bits depend neither on
 // the thread count, nor on how many networks a rank holds, nor on the team size. The threaded
 // host BLAS (KokkosBlas::gemm with the OpenBLAS TPL, used here until 2026-12-04) gave none of
 // that: its split over its own threads and its kernel choice by shape changed P's bits (README,
@@ -167,28 +167,58 @@ KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_ti
     P_tile(k / width, k % width) = P0(i0 + k % width);
 }
 
-// The host's forward: teams of one thread, U's tile transposed into scratch, blocked SerialGemm.
+// The host's forward: SerialGemm on Kokkos Kernels' SIMD packs (Vector<SIMD<T>, lanes>, 64 bytes),
+// a pack holding `lanes` consecutive columns of P. Per call of the GEMM: C = P's block of
+// simd_block_packs packs × B rows (set to P0 first), A = φ with each entry broadcast to a pack
+// (made once per tile), B = U's rows of the block transposed into packs. Each lane's arithmetic is
+// the scalar blocked GEMM's: Σ_c φ[b][c]·U[i][c] in c order in a register, then added to P0[i].
+// One team (one thread) per tile of columns: no element depends on the thread count.
+constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per team: φ's packs amortised
+constexpr std::int64_t simd_block_packs = 4;                  // packs per GEMM: 4 × 4 register blocks
+
 template <class E, class T>
-void generate_parameters_forward_serial(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
-                                        const V2<E, T>& phi) {
+void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
+                                      const V2<E, T>& phi) {
   namespace KB = KokkosBatched;
+  constexpr std::int64_t lanes = 64 / sizeof(T), block = simd_block_packs * lanes;
+  using Pack = KB::Vector<KB::SIMD<T>, static_cast<int>(lanes)>;
   using Gemm = KB::SerialGemm<KB::Trans::NoTranspose, KB::Trans::NoTranspose, KB::Algo::Gemm::Blocked>;
   using Policy = Kokkos::TeamPolicy<E>;
-  using Scratch = Kokkos::View<T**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-  const std::int64_t p = P.extent(1), dim = U.extent(1);
-  const std::int64_t tiles = (p + generate_parameters_tile - 1) / generate_parameters_tile;
-  const std::size_t bytes = Scratch::shmem_size(dim, generate_parameters_tile);
+  using Packs = Kokkos::View<Pack**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  const std::int64_t batch = P.extent(0), p = P.extent(1), dim = U.extent(1);
+  const std::int64_t tiles = (p + generate_parameters_host_tile - 1) / generate_parameters_host_tile;
+  const std::size_t bytes = Packs::shmem_size(batch, dim) + Packs::shmem_size(dim, simd_block_packs) +
+                            Packs::shmem_size(batch, simd_block_packs);
   Kokkos::parallel_for(
       "hnet::generate_parameters_forward", Policy(exec, tiles, 1).set_scratch_size(0, Kokkos::PerTeam(bytes)),
       KOKKOS_LAMBDA(const typename Policy::member_type& team) {
-        const std::int64_t i0 = team.league_rank() * generate_parameters_tile;
-        const std::int64_t i1 = i0 + generate_parameters_tile < p ? i0 + generate_parameters_tile : p;
-        const auto P_tile = Kokkos::subview(P, Kokkos::ALL, Kokkos::make_pair(i0, i1));
-        set_tile_to_p0(team, P_tile, P0, i0);
-        Scratch Ut(team.team_scratch(0), dim, i1 - i0);
-        for (std::int64_t i = 0; i < i1 - i0; ++i)
-          for (std::int64_t c = 0; c < dim; ++c) Ut(c, i) = U(i0 + i, c);
-        Gemm::invoke(T(1), phi, Ut, T(1), P_tile);
+        const Packs phi_packs(team.team_scratch(0), batch, dim), Ut(team.team_scratch(0), dim, simd_block_packs),
+            C(team.team_scratch(0), batch, simd_block_packs);
+        for (std::int64_t b = 0; b < batch; ++b)
+          for (std::int64_t c = 0; c < dim; ++c) phi_packs(b, c) = Pack(phi(b, c));
+        const std::int64_t begin = team.league_rank() * generate_parameters_host_tile;
+        const std::int64_t end = begin + generate_parameters_host_tile < p ? begin + generate_parameters_host_tile : p;
+        for (std::int64_t i0 = begin; i0 < end; i0 += block) {
+          const std::int64_t width = i0 + block < end ? block : end - i0, packs = (width + lanes - 1) / lanes;
+          for (std::int64_t g = 0; g < packs; ++g) {
+            Pack p0;  // lanes past the end compute zeros
+            for (std::int64_t l = 0; l < lanes; ++l) {
+              const std::int64_t k = g * lanes + l;
+              p0[l] = k < width ? P0(i0 + k) : T(0);
+              for (std::int64_t c = 0; c < dim; ++c) Ut(c, g)[l] = k < width ? U(i0 + k, c) : T(0);
+            }
+            for (std::int64_t b = 0; b < batch; ++b) C(b, g) = p0;
+          }
+          const auto in_block = Kokkos::make_pair(std::int64_t(0), packs);
+          Gemm::invoke(T(1), phi_packs, Kokkos::subview(Ut, Kokkos::ALL, in_block), T(1),
+                       Kokkos::subview(C, Kokkos::ALL, in_block));
+          for (std::int64_t b = 0; b < batch; ++b)
+            for (std::int64_t g = 0; g < packs; ++g) {
+              T* row = &P(b, i0 + g * lanes);
+              const std::int64_t valid = width - g * lanes < lanes ? width - g * lanes : lanes;
+              for (std::int64_t l = 0; l < valid; ++l) row[l] = C(b, g)[l];
+            }
+        }
       });
 }
 
@@ -220,7 +250,7 @@ template <class E, class T>
 void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
                                  const V2<E, T>& phi) {
   if constexpr (std::is_same<typename E::memory_space, Kokkos::HostSpace>::value)
-    beta_detail::generate_parameters_forward_serial(exec, P, P0, U, phi);
+    beta_detail::generate_parameters_forward_simd(exec, P, P0, U, phi);
   else
     beta_detail::generate_parameters_forward_team(exec, P, P0, U, phi);
 }
@@ -228,12 +258,18 @@ void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T
 // Rows of U per partial sum of dφ. A constant of the algorithm, never of the thread count, so the
 // reduction tree (and with it every bit of dφ) is the same on every backend.
 constexpr std::int64_t generate_parameters_chunk = 1024;
+// The chunks of p parameters: dφ's workspace is [B][chunks][dφ] doubles.
+constexpr std::int64_t generate_parameters_chunks(std::int64_t p) {
+  return (p + generate_parameters_chunk - 1) / generate_parameters_chunk;
+}
 
 // dP0[i] += Σ_b dP[b][i]; dU[i][c] += Σ_b dP[b][i]·φ[b][c]; dφ[b][c] += Σ_i U[i][c]·dP[b][i]
-// (any of the three may be absent).
+// (any of the three may be absent; dphi_partials, [B][generate_parameters_chunks(p)][dφ], is
+// workspace for dφ and may be absent with it).
 template <class E, class T>
 void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E, T>& dU, const V2<E, T>& dphi,
-                                  const V2<E, T>& dP, const V2<E, T>& U, const V2<E, T>& phi) {
+                                  const V2<E, T>& dP, const V2<E, T>& U, const V2<E, T>& phi,
+                                  const V3<E, double>& dphi_partials) {
   const std::int64_t batch = dP.extent(0), p = dP.extent(1), dim = U.extent(1);
   if (present(dP0) || present(dU)) {
     // One work item per block of `lanes` consecutive parameters: on CPUs the lanes are one vector,
@@ -254,49 +290,41 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
   }
   if (!present(dphi)) return;
 
-  // One team per network: its threads fill one row of partial sums per chunk of U (team scratch),
-  // then the partials are added in chunk order. Large tables go to level-1 scratch, which GPUs
-  // back with global memory. A chunk's sums run in registers (dφ ≤ 32, the usual case: 16).
-  using Policy = Kokkos::TeamPolicy<E>;
-  using Member = typename Policy::member_type;
-  using Scratch =
-      Kokkos::View<double**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-  const std::int64_t chunks = (p + generate_parameters_chunk - 1) / generate_parameters_chunk;
-  const std::size_t bytes = Scratch::shmem_size(chunks, dim);
-  const int level = bytes <= 16384 ? 0 : 1;
+  // Partial sums per (chunk of U's rows, network), then each network's partials added in chunk
+  // order. Work items run chunk-major, so the networks of one chunk follow each other on a thread
+  // and the chunk of U (64 KiB at dφ = 16) is read from memory once, not once per network. A
+  // chunk's sums run in registers (dφ ≤ 32, the usual case: 16), over its rows in order.
+  const std::int64_t chunks = generate_parameters_chunks(p);
   Kokkos::parallel_for(
-      "hnet::generate_parameters_backward::phi",
-      Policy(exec, batch, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
-      KOKKOS_LAMBDA(const Member& team) {
-        const std::int64_t b = team.league_rank();
-        Scratch partial(team.team_scratch(level), chunks, dim);
-        // A plain strided loop: nested TeamThreadRange lambdas would need hand-written captures.
-        const std::int64_t rank = team.team_rank(), size = team.team_size();
-        for (std::int64_t chunk = rank; chunk < chunks; chunk += size) {
-          const std::int64_t i0 = chunk * generate_parameters_chunk;
-          const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
-          if (dim <= beta_detail::phi_register_dim) {
-            double acc[beta_detail::phi_register_dim] = {};
-            for (std::int64_t i = i0; i < i1; ++i) {
-              const double g = dP(b, i);
-              const T* u = &U(i, 0);
-              for (std::int64_t c = 0; c < dim; ++c) acc[c] += static_cast<double>(u[c]) * g;
-            }
-            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = acc[c];
-          } else {
-            for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) = 0;
-            for (std::int64_t i = i0; i < i1; ++i) {
-              const double g = dP(b, i);
-              for (std::int64_t c = 0; c < dim; ++c) partial(chunk, c) += static_cast<double>(U(i, c)) * g;
-            }
+      "hnet::generate_parameters_backward::phi", Kokkos::RangePolicy<E>(exec, 0, chunks * batch),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t chunk = flat / batch, b = flat % batch;
+        const std::int64_t i0 = chunk * generate_parameters_chunk;
+        const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
+        double* partial = &dphi_partials(b, chunk, 0);
+        if (dim <= beta_detail::phi_register_dim) {
+          double acc[beta_detail::phi_register_dim] = {};
+          for (std::int64_t i = i0; i < i1; ++i) {
+            const double g = dP(b, i);
+            const T* u = &U(i, 0);
+            for (std::int64_t c = 0; c < dim; ++c) acc[c] += static_cast<double>(u[c]) * g;
+          }
+          for (std::int64_t c = 0; c < dim; ++c) partial[c] = acc[c];
+        } else {
+          for (std::int64_t c = 0; c < dim; ++c) partial[c] = 0;
+          for (std::int64_t i = i0; i < i1; ++i) {
+            const double g = dP(b, i);
+            for (std::int64_t c = 0; c < dim; ++c) partial[c] += static_cast<double>(U(i, c)) * g;
           }
         }
-        team.team_barrier();
-        for (std::int64_t c = rank; c < dim; c += size) {
-          double sum = 0;
-          for (std::int64_t chunk = 0; chunk < chunks; ++chunk) sum += partial(chunk, c);
-          dphi(b, c) += static_cast<T>(sum);
-        }
+      });
+  Kokkos::parallel_for(
+      "hnet::generate_parameters_backward::phi_sum", Kokkos::RangePolicy<E>(exec, 0, batch * dim),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / dim, c = flat % dim;
+        double sum = 0;
+        for (std::int64_t chunk = 0; chunk < chunks; ++chunk) sum += dphi_partials(b, chunk, c);
+        dphi(b, c) += static_cast<T>(sum);
       });
 }
 

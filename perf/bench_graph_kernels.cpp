@@ -255,6 +255,7 @@ struct GenerateBuffers {
   std::int64_t B, p, dphi = 16;
   V2 P, U, phi, dP, dU, dphi_grad;
   V1 P0, dP0;
+  hnet::View3<double> dphi_partials;
   explicit GenerateBuffers(const Size& s)
       : B(s.B),
         p(s.p),
@@ -265,7 +266,8 @@ struct GenerateBuffers {
         dU("hnet::bench::dU", p, dphi),
         dphi_grad("hnet::bench::dphi", B, dphi),
         P0("hnet::bench::P0", p),
-        dP0("hnet::bench::dP0", p) {
+        dP0("hnet::bench::dP0", p),
+        dphi_partials("hnet::bench::dphi_partials", B, hk::generate_parameters_chunks(p), dphi) {
     Kokkos::deep_copy(U, 1e-3f), Kokkos::deep_copy(phi, 0.5f), Kokkos::deep_copy(dP, 1e-2f);
   }
 };
@@ -287,7 +289,7 @@ void BM_GenerateParametersBackward(benchmark::State& state) {
   GenerateBuffers buf(s);
   hnet::ExecSpace exec;
   for (auto _ : state) {
-    hk::generate_parameters_backward(exec, buf.dP0, buf.dU, buf.dphi_grad, buf.dP, buf.U, buf.phi);
+    hk::generate_parameters_backward(exec, buf.dP0, buf.dU, buf.dphi_grad, buf.dP, buf.U, buf.phi, buf.dphi_partials);
     exec.fence();
   }
   counters(state, 4.0 * s.B * s.p * buf.dphi + s.B * s.p, 4.0 * s.p * (3.0 * buf.dphi + 2.0 + s.B));

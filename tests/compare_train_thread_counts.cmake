@@ -1,5 +1,5 @@
 # `hnet train` at 1 and 2 OpenMP threads must write the same θ and optimizer state, bit for bit:
-# the whole step (hypernetwork, P(β) = P₀ + Uφ through Kokkos Kernels and the host BLAS, the
+# the whole step (hypernetwork, P(β) = P₀ + Uφ through Kokkos Kernels' batched GEMM, the
 # generated networks, Adam), not one kernel. On a GPU build the thread count does not reach the
 # kernels, and the runs check that the device's results repeat.
 set(dir ${WORK_DIR}/train_thread_counts)

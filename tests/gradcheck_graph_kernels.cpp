@@ -265,7 +265,8 @@ void check_generate(std::int64_t p, bool all) {
   from_vector(dP, upstream);
   Accumulated<V1> dP0(V1("dP0", p), 65);
   Accumulated<V2> dU(V2("dU", p, dphi), 66), dphi_grad(V2("dphi", B, dphi), 67);
-  hk::generate_parameters_backward(hnet::ExecSpace(), dP0.view, dU.view, dphi_grad.view, dP, U, phi);
+  hnet::View3<double> partials("dphi_partials", B, hk::generate_parameters_chunks(p), dphi);
+  hk::generate_parameters_backward(hnet::ExecSpace(), dP0.view, dU.view, dphi_grad.view, dP, U, phi, partials);
   if (all) {
     EXPECT_EQ(in.check("P0", dP0.added(), objective), 0);
     EXPECT_EQ(in.check("U", dU.added(), objective), 0);

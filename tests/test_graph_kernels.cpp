@@ -502,7 +502,8 @@ Outputs run_generate(std::int64_t B, std::int64_t p, std::int64_t dim, const Vec
   hnet::View2<T> P("P", B, p), dU("dU", p, dim), dphi("dphi", B, dim);
   hnet::View1<T> dP0("dP0", p);
   hk::generate_parameters_forward(hnet::ExecSpace(), P, p0, u, phi);
-  hk::generate_parameters_backward(hnet::ExecSpace(), dP0, dU, dphi, dP, u, phi);
+  hnet::View3<double> partials("dphi_partials", B, hk::generate_parameters_chunks(p), dim);
+  hk::generate_parameters_backward(hnet::ExecSpace(), dP0, dU, dphi, dP, u, phi, partials);
   return {to_vector(P), to_vector(dphi), to_vector(dP0), to_vector(dU)};
 }
 

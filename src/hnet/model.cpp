@@ -192,6 +192,7 @@ struct Model<T>::Impl {
   // β conditioning
   View1<T> u;
   View2<T> phi, dphi, phi_a1, phi_a2, P, dP;
+  View3<double> dphi_partials;  // [B][chunks of U's rows][dφ]: workspace of dφ's sums
   // Constant inputs: identity features per node and per edge's endpoints (model.md §4).
   View3<T> r_nodes, r_edges;
   // Encoder: start states and the state after each block (ĥ^ℓ, ê^ℓ).
@@ -237,6 +238,7 @@ struct Model<T>::Impl {
     u = alloc.template make<View1<T>>("u", B);
     phi = alloc.view2("phi", dphi_);
     dphi = alloc.grad2(dphi_);
+    dphi_partials = alloc.template make<View3<double>>("dphi_partials", B, kernels::generate_parameters_chunks(p), dphi_);
     phi_a1 = alloc.view2("phi_a1", s.phi_hidden);
     phi_a2 = alloc.view2("phi_a2", s.phi_hidden);
     P = alloc.view2("P", p);
@@ -612,7 +614,7 @@ struct Model<T>::Impl {
     hk::type_embedding_backward(exec, dP, enc_de, graph.edge_type, L.enc_edge_type, 2);
 
     hk::generate_parameters_backward(exec, theta_slice(dtheta, L.theta_p0, L.p()), u_matrix(dtheta), dphi, dP,
-                                     u_matrix(theta), phi);
+                                     u_matrix(theta), phi, dphi_partials);
     hk::phi_backward(exec, theta_slice(dtheta, L.theta_phi, L.phi_size), dphi, u,
                      theta_slice(theta, L.theta_phi, L.phi_size), phi_a1, phi_a2, phi_layout());
   }
