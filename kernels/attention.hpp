@@ -77,6 +77,22 @@ KOKKOS_FORCEINLINE_FUNCTION void softmax_backward_in_place(const A& dscore, cons
     dscore(b, a, h) = static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
 }
 
+// dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for the
+// items k = first, first + step, … of node v's incidences × heads (k = (a − a0)·heads + h): the
+// scores of the forward (row = q[v]) and dJ/dα of the backward (row = dout[v]).
+template <class A, class I>
+KOKKOS_FORCEINLINE_FUNCTION void incidence_head_dots(const A& dst, const typename A::value_type* row, const A& x,
+                                                     const A& y, const A& z, const I& other, const I& edge,
+                                                     const I& direction, std::int64_t b, std::int64_t a0,
+                                                     std::int64_t a1, int heads, std::int64_t dh,
+                                                     typename A::value_type factor, std::int64_t first,
+                                                     std::int64_t step) {
+  for (std::int64_t k = first; k < (a1 - a0) * heads; k += step) {
+    const std::int64_t a = a0 + k / heads, h = k % heads, c0 = h * dh;
+    dst(b, a, h) = head_dot(row + c0, &x(b, other(a), c0), &y(b, edge(a), c0), &z(b, direction(a), c0), dh) * factor;
+  }
+}
+
 template <class E, class T>
 void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
                         const GraphViews<typename E::memory_space>& graph, const int heads) {
@@ -89,16 +105,7 @@ void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alph
   Kokkos::parallel_for(
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        const T* qv = &q(b, v, 0);
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* kxu = &kx(b, other(a), 0);
-          const T* kye = &ky(b, edge(a), 0);
-          const T* kdd = &kd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            alpha(b, a, h) = head_dot(qv + c0, kxu + c0, kye + c0, kdd + c0, dh) * scale;
-          }
-        }
+        incidence_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale, 0, 1);
         for (int h = 0; h < heads; ++h) softmax_in_place(alpha, b, a0, a1, h);
         T* outv = &out(b, v, 0);
         for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
@@ -128,15 +135,11 @@ void forward_per_team(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha,
       "hnet::attention_forward", Policy(exec, batch * nodes, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank() / nodes, v = team.league_rank() % nodes;
         const std::int64_t a0 = offset(v), a1 = offset(v + 1);
-        const T* qv = &q(b, v, 0);
         // Plain strided loops over the team's threads (nested TeamThreadRange lambdas would need
         // hand-written captures): scores by (incidence, head), softmax by head, output by channel.
         const std::int64_t rank = team.team_rank(), size = team.team_size();
-        for (std::int64_t k = rank; k < (a1 - a0) * heads; k += size) {
-          const std::int64_t a = a0 + k / heads, c0 = (k % heads) * dh;
-          alpha(b, a, k % heads) =
-              head_dot(qv + c0, &kx(b, other(a), c0), &ky(b, edge(a), c0), &kd(b, direction(a), c0), dh) * scale;
-        }
+        incidence_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale, rank,
+                            size);
         team.team_barrier();
         for (std::int64_t h = rank; h < heads; h += size) softmax_in_place(alpha, b, a0, a1, static_cast<int>(h));
         team.team_barrier();
@@ -178,16 +181,7 @@ void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T
       "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        const T* doutv = &dout(b, v, 0);
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* vxu = &vx(b, other(a), 0);
-          const T* vye = &vy(b, edge(a), 0);
-          const T* vdd = &vd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            dscore(b, a, h) = head_dot(doutv + c0, vxu + c0, vye + c0, vdd + c0, dh);
-          }
-        }
+        incidence_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1), 0, 1);
         for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
         if (!want_dq) return;
         T* dqv = &dq(b, v, 0);
@@ -219,13 +213,9 @@ void backward_scores_per_team(const E& exec, const V3<E, T>& dq, const V3<E, T>&
       "hnet::attention_backward::score", Policy(exec, batch * nodes, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank() / nodes, v = team.league_rank() % nodes;
         const std::int64_t a0 = offset(v), a1 = offset(v + 1);
-        const T* doutv = &dout(b, v, 0);
         const std::int64_t rank = team.team_rank(), size = team.team_size();
-        for (std::int64_t k = rank; k < (a1 - a0) * heads; k += size) {
-          const std::int64_t a = a0 + k / heads, c0 = (k % heads) * dh;
-          dscore(b, a, k % heads) =
-              head_dot(doutv + c0, &vx(b, other(a), c0), &vy(b, edge(a), c0), &vd(b, direction(a), c0), dh);
-        }
+        incidence_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1), rank,
+                            size);
         team.team_barrier();
         for (std::int64_t h = rank; h < heads; h += size)
           softmax_backward_in_place(dscore, alpha, b, a0, a1, static_cast<int>(h));
