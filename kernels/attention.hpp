@@ -79,7 +79,7 @@ KOKKOS_FORCEINLINE_FUNCTION void softmax_backward_in_place(const A& dscore, cons
 
 // dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for the
 // items k = first, first + step, … of node v's incidences × heads (k = (a − a0)·heads + h): the
-// scores of the forward (row = q[v]) and dJ/dα of the backward (row = dout[v]).
+// team schedule's scores of the forward (row = q[v]) and dJ/dα of the backward (row = dout[v]).
 template <class A, class I>
 KOKKOS_FORCEINLINE_FUNCTION void incidence_head_dots(const A& dst, const typename A::value_type* row, const A& x,
                                                      const A& y, const A& z, const I& other, const I& edge,
@@ -105,7 +105,18 @@ void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alph
   Kokkos::parallel_for(
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        incidence_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale, 0, 1);
+        // The incidence's rows are found once for all heads (incidence_head_dots, the team
+        // schedule's, finds them per head: 10-20 % slower on the host).
+        const T* qv = &q(b, v, 0);
+        for (std::int64_t a = a0; a < a1; ++a) {
+          const T* kxu = &kx(b, other(a), 0);
+          const T* kye = &ky(b, edge(a), 0);
+          const T* kdd = &kd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            alpha(b, a, h) = head_dot(qv + c0, kxu + c0, kye + c0, kdd + c0, dh) * scale;
+          }
+        }
         for (int h = 0; h < heads; ++h) softmax_in_place(alpha, b, a0, a1, h);
         T* outv = &out(b, v, 0);
         for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
@@ -181,7 +192,16 @@ void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T
       "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        incidence_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1), 0, 1);
+        const T* doutv = &dout(b, v, 0);
+        for (std::int64_t a = a0; a < a1; ++a) {
+          const T* vxu = &vx(b, other(a), 0);
+          const T* vye = &vy(b, edge(a), 0);
+          const T* vdd = &vd(b, direction(a), 0);
+          for (int h = 0; h < heads; ++h) {
+            const std::int64_t c0 = h * dh;
+            dscore(b, a, h) = head_dot(doutv + c0, vxu + c0, vye + c0, vdd + c0, dh);
+          }
+        }
         for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
         if (!want_dq) return;
         T* dqv = &dq(b, v, 0);
