@@ -261,7 +261,7 @@ wait_for timeout 180 sbatch --wait --array=0-1 --nodes=1 --ntasks-per-node=1 --c
   "${tiny[@]}" --set task.eval_size=256 --set sweep.beta_points=2 --set sweep.generation_seeds=1 \
   --set "sweep.sizes=[]" --set sweep.posterior_mean=false --set "output.dir=$out" || rc=$?
 [ "$rc" = 0 ] || fail "sweep_ensemble.sbatch: sbatch --wait returned $rc"
-base=$("$build/bin/hnet" deck "$deck" | awk '/^\[/ {s = $0} s == "[train]" && $1 == "seed" {print $3; exit}')
+base=$("$build/bin/hnet" deck "$deck" | awk '/^\[/ {s = $0} !found && s == "[train]" && $1 == "seed" {print $3; found = 1}')
 for member in 0 1; do
   [ -f "$out/member$member/sweep.h5" ] || fail "ensemble member $member wrote no $out/member$member/sweep.h5"
   seed=$(attribute "$out/member$member/seed0.h5" seed)
