@@ -32,6 +32,35 @@ TEST(Schedule, CurriculumRangeRisesOrFalls) {
   expect_range(100, -7, 1);
   t.beta_curriculum = false;
   expect_range(0, -7, 1);
+  EXPECT_DOUBLE_EQ(hnet::beta_range_high(t, 0).lower, 1) << "no second range without curriculum ends";
+}
+
+// Curriculum ends: [lo, lo + 1] and [hi − 1, hi] at once, both widening to meet at (lo + hi)/2.
+// The draws cover both ranges (uniformly over their union) and nothing between them.
+TEST(Schedule, CurriculumEndsHoldsBothEnds) {
+  hnet::TrainConfig t = hnet::default_deck().train;
+  t.log10_beta_min = -7, t.log10_beta_max = 1, t.curriculum_hold_steps = 100, t.curriculum_widen_steps = 400;
+  t.curriculum_direction = hnet::CurriculumDirection::ends;
+  t.batch_beta = 64;
+  const auto expect_ranges = [&](std::int64_t step, double low_upper, double high_lower) {
+    const hnet::BetaRange low = hnet::beta_range(t, step), high = hnet::beta_range_high(t, step);
+    EXPECT_DOUBLE_EQ(low.lower, -7) << "step " << step;
+    EXPECT_DOUBLE_EQ(low.upper, low_upper) << "step " << step;
+    EXPECT_DOUBLE_EQ(high.lower, high_lower) << "step " << step;
+    EXPECT_DOUBLE_EQ(high.upper, 1) << "step " << step;
+    int in_low = 0, in_high = 0;
+    for (const double b : hnet::draw_log10_betas(t, 3, step)) {
+      const bool is_low = b >= -7 && b <= low_upper, is_high = b >= high_lower && b <= 1;
+      EXPECT_TRUE(is_low || is_high) << "step " << step << ": " << b;
+      in_low += is_low, in_high += is_high;
+    }
+    // Each range gets its share of the 64 draws (its length over the total), give or take.
+    const double low_share = (low_upper + 7) / ((low_upper + 7) + (1 - high_lower));
+    EXPECT_NEAR(in_low, 64 * low_share, 16) << "step " << step;
+    EXPECT_GT(in_high, 0) << "step " << step;
+  };
+  expect_ranges(0, -6, 0), expect_ranges(99, -6, 0), expect_ranges(300, -4.5, -1.5), expect_ranges(500, -3, -3);
+  expect_ranges(10000, -3, -3);
 }
 
 TEST(Schedule, TrainingSizesDefaultToTheTargetSize) {

@@ -16,20 +16,42 @@ double learning_rate(const TrainConfig& t, std::int64_t step) {
   return t.lr * (t.lr_final_fraction + (1.0 - t.lr_final_fraction) * cosine);
 }
 
+namespace {
+
+// The curriculum's moving end at this step: `start` during the hold, then linearly to `end`.
+double moving_end(const TrainConfig& t, std::int64_t step, double start, double end) {
+  if (step < t.curriculum_hold_steps) return start;
+  if (t.curriculum_widen_steps <= 0) return end;
+  const double progress = std::min(1.0, static_cast<double>(step - t.curriculum_hold_steps) /
+                                            static_cast<double>(t.curriculum_widen_steps));
+  return start + (end - start) * progress;
+}
+
+bool two_ranges(const TrainConfig& t) {
+  return t.beta_curriculum && t.curriculum_direction == CurriculumDirection::ends;
+}
+
+}  // namespace
+
 BetaRange beta_range(const TrainConfig& t, std::int64_t step) {
   const double lo = t.log10_beta_min, hi = t.log10_beta_max;
   if (!t.beta_curriculum) return {lo, hi};
-  const bool down = t.curriculum_direction == CurriculumDirection::down;
-  const double start = down ? std::max(lo, hi - 1.0) : std::min(hi, lo + 1.0), end = down ? lo : hi;
-  double moving = end;  // the end of the range that moves: upper (up) or lower (down)
-  if (step < t.curriculum_hold_steps) {
-    moving = start;
-  } else if (t.curriculum_widen_steps > 0) {
-    const double progress = std::min(1.0, static_cast<double>(step - t.curriculum_hold_steps) /
-                                              static_cast<double>(t.curriculum_widen_steps));
-    moving = start + (end - start) * progress;
+  switch (t.curriculum_direction) {
+    case CurriculumDirection::up: return {lo, moving_end(t, step, std::min(hi, lo + 1.0), hi)};
+    case CurriculumDirection::down: return {moving_end(t, step, std::max(lo, hi - 1.0), lo), hi};
+    case CurriculumDirection::ends: {
+      const double middle = 0.5 * (lo + hi);
+      return {lo, moving_end(t, step, std::min(middle, lo + 1.0), middle)};
+    }
   }
-  return down ? BetaRange{moving, hi} : BetaRange{lo, moving};
+  return {lo, hi};
+}
+
+BetaRange beta_range_high(const TrainConfig& t, std::int64_t step) {
+  const double lo = t.log10_beta_min, hi = t.log10_beta_max;
+  if (!two_ranges(t)) return {hi, hi};
+  const double middle = 0.5 * (lo + hi);
+  return {moving_end(t, step, std::max(middle, hi - 1.0), middle), hi};
 }
 
 double beta_upper(const TrainConfig& t, std::int64_t step) { return beta_range(t, step).upper; }
@@ -43,7 +65,17 @@ std::vector<double> draw_log10_betas(const TrainConfig& t, std::uint64_t seed, s
   const auto key = kernels::make_key(seed, kernels::Purpose::beta_draws, static_cast<std::uint64_t>(step));
   const BetaRange range = beta_range(t, step);
   std::vector<double> betas(t.batch_beta);
-  for (std::int64_t b = 0; b < t.batch_beta; ++b) betas[b] = kernels::uniform(key, b, range.lower, range.upper);
+  if (!two_ranges(t)) {
+    for (std::int64_t b = 0; b < t.batch_beta; ++b) betas[b] = kernels::uniform(key, b, range.lower, range.upper);
+    return betas;
+  }
+  // Uniform over the union: one draw over both lengths, placed in the low range or the high one.
+  const BetaRange high = beta_range_high(t, step);
+  const double low_length = range.upper - range.lower, high_length = high.upper - high.lower;
+  for (std::int64_t b = 0; b < t.batch_beta; ++b) {
+    const double x = kernels::uniform(key, b, 0.0, low_length + high_length);
+    betas[b] = x < low_length ? range.lower + x : high.lower + (x - low_length);
+  }
   return betas;
 }
 

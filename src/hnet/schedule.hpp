@@ -14,16 +14,21 @@ double learning_rate(const TrainConfig& train, std::int64_t step);
 // The log₁₀β sampling range [lower, upper] at this step. Curriculum up: [lo, lo + 1] for
 // curriculum_hold_steps, then the upper end rises linearly to hi over curriculum_widen_steps;
 // down: [hi − 1, hi], then the lower end falls to lo. Without the curriculum: [lo, hi].
+// Curriculum ends samples two ranges at once, this one at the low end ([lo, lo + 1], its upper
+// end rising to the middle (lo + hi)/2) and beta_range_high's at the top ([hi − 1, hi], its lower
+// end falling to the middle), so that they meet at the end of the widening.
 struct BetaRange {
   double lower, upper;
 };
 BetaRange beta_range(const TrainConfig& train, std::int64_t step);
+// The second range of curriculum ends; for the others an empty range at hi ([hi, hi]).
+BetaRange beta_range_high(const TrainConfig& train, std::int64_t step);
 double beta_upper(const TrainConfig& train, std::int64_t step);  // beta_range(...).upper
 
 double kl_warmup_factor(const TrainConfig& train, std::int64_t step);
 
 // log₁₀β of every network of the step (global indices 0..batch_beta−1), uniform in
-// beta_range(step), from (seed, step) alone.
+// beta_range(step) (with curriculum ends: over the union of both ranges), from (seed, step) alone.
 std::vector<double> draw_log10_betas(const TrainConfig& train, std::uint64_t seed, std::int64_t step);
 
 // The input sizes n the networks are trained at: train.sizes, or target.n alone when it is empty.
