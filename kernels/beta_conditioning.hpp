@@ -187,13 +187,17 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
   using Packs = Kokkos::View<Pack**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
   const std::int64_t batch = P.extent(0), p = P.extent(1), dim = U.extent(1);
   const std::int64_t tiles = (p + generate_parameters_host_tile - 1) / generate_parameters_host_tile;
-  const std::size_t bytes = Packs::shmem_size(batch, dim) + Packs::shmem_size(dim, simd_block_packs) +
-                            Packs::shmem_size(batch, simd_block_packs);
+  // The packs are carved by hand from one aligned block: a pack may be a vector type that needs
+  // its own alignment (__m512d: 64 bytes), and a View's share of team scratch is aligned to 8.
+  const std::int64_t phi_count = batch * dim, ut_count = dim * simd_block_packs, c_count = batch * simd_block_packs;
+  const std::size_t packs_bytes = static_cast<std::size_t>(phi_count + ut_count + c_count) * sizeof(Pack);
   Kokkos::parallel_for(
-      "hnet::generate_parameters_forward", Policy(exec, tiles, 1).set_scratch_size(0, Kokkos::PerTeam(bytes)),
+      "hnet::generate_parameters_forward",
+      Policy(exec, tiles, 1).set_scratch_size(0, Kokkos::PerTeam(packs_bytes + alignof(Pack))),
       KOKKOS_LAMBDA(const typename Policy::member_type& team) {
-        const Packs phi_packs(team.team_scratch(0), batch, dim), Ut(team.team_scratch(0), dim, simd_block_packs),
-            C(team.team_scratch(0), batch, simd_block_packs);
+        Pack* const base = static_cast<Pack*>(team.team_scratch(0).get_shmem_aligned(packs_bytes, alignof(Pack)));
+        const Packs phi_packs(base, batch, dim), Ut(base + phi_count, dim, simd_block_packs),
+            C(base + phi_count + ut_count, batch, simd_block_packs);
         for (std::int64_t b = 0; b < batch; ++b)
           for (std::int64_t c = 0; c < dim; ++c) phi_packs(b, c) = Pack(phi(b, c));
         const std::int64_t begin = team.league_rank() * generate_parameters_host_tile;
