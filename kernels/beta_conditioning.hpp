@@ -3,7 +3,6 @@
 // every network of the batch (its weights Q are trained directly, not generated); then every
 // hypernetwork parameter is P[b][i] = P0[i] + Σ_c U[i][c]·φ[b][c].
 #include <cstdint>
-#include <type_traits>
 
 #include <KokkosBatched_Gemm_Decl.hpp>
 #include <KokkosBatched_Vector.hpp>
@@ -253,7 +252,7 @@ void generate_parameters_forward_team(const E& exec, const V2<E, T>& P, const V1
 template <class E, class T>
 void generate_parameters_forward(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
                                  const V2<E, T>& phi) {
-  if constexpr (std::is_same<typename E::memory_space, Kokkos::HostSpace>::value)
+  if constexpr (on_host<E>)
     beta_detail::generate_parameters_forward_simd(exec, P, P0, U, phi);
   else
     beta_detail::generate_parameters_forward_team(exec, P, P0, U, phi);

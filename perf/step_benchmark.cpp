@@ -26,7 +26,6 @@
 #include <filesystem>
 #include <map>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include <unistd.h>
@@ -278,7 +277,7 @@ bool in_copy = false;  // a deep_copy that fills runs a kernel of its own: count
 // whichever later call waits (measured on an H200: 58 % of the step on one kernel that happened
 // to wait). The host backends run every kernel synchronously and skip the fence.
 void settle() {
-  if (!std::is_same<hnet::MemSpace, Kokkos::HostSpace>::value) hnet::ExecSpace().fence();
+  if (!hnet::kernels::on_host<hnet::ExecSpace>) hnet::ExecSpace().fence();
 }
 
 void begin_kernel(const char* name, std::uint32_t, std::uint64_t* id) {

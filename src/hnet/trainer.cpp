@@ -83,9 +83,8 @@ double global_norm(const View1<float>& gradient, const View1<double>& partials,
                    const View1<double>::HostMirror& partials_host, std::int64_t chunk) {
   kernels::sum_of_squares_partials(ExecSpace(), partials, gradient, chunk);
   Kokkos::deep_copy(partials_host, partials);
-  const auto& h = partials_host;
   double s = 0.0;
-  for (std::size_t c = 0; c < h.extent(0); ++c) s += h(c);
+  for (std::size_t c = 0; c < partials_host.extent(0); ++c) s += partials_host(c);
   return std::sqrt(s);
 }
 
