@@ -359,8 +359,7 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
   const std::int64_t edges = graph.edges;
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
-  const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
-             direction = graph.incidence_direction, mirror = graph.incidence_mirror;
+  const auto offset = graph.incidence_offset, other = graph.incidence_other, mirror = graph.incidence_mirror;
   const auto edge_incidence = graph.edge_incidence;
   const auto source = graph.edge_source, target = graph.edge_target;
 
