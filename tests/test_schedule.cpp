@@ -63,6 +63,34 @@ TEST(Schedule, CurriculumEndsHoldsBothEnds) {
   expect_ranges(10000, -3, -3);
 }
 
+// Curriculum low_then_ends: [lo, lo + 1] alone through the hold (no draw above it), then the
+// high range opens at [hi − 1, hi] and both widen to meet at (lo + hi)/2, as with ends.
+TEST(Schedule, CurriculumLowThenEndsOpensTheHighRangeAfterTheHold) {
+  hnet::TrainConfig t = hnet::default_deck().train;
+  t.log10_beta_min = -7, t.log10_beta_max = 1, t.curriculum_hold_steps = 100, t.curriculum_widen_steps = 400;
+  t.curriculum_direction = hnet::CurriculumDirection::low_then_ends;
+  t.batch_beta = 64;
+  for (const std::int64_t step : {0, 50, 99}) {
+    EXPECT_DOUBLE_EQ(hnet::beta_range(t, step).upper, -6) << "step " << step;
+    EXPECT_DOUBLE_EQ(hnet::beta_range_high(t, step).lower, 1) << "step " << step;
+    for (const double b : hnet::draw_log10_betas(t, 3, step)) {
+      EXPECT_GE(b, -7) << "step " << step;
+      EXPECT_LE(b, -6) << "step " << step;
+    }
+  }
+  const auto count_high = [&](std::int64_t step, double high_lower) {
+    int in_high = 0;
+    for (const double b : hnet::draw_log10_betas(t, 3, step)) in_high += b >= high_lower;
+    return in_high;
+  };
+  EXPECT_DOUBLE_EQ(hnet::beta_range_high(t, 100).lower, 0);
+  EXPECT_GT(count_high(100, 0), 0) << "the high range opens when the widening starts";
+  EXPECT_DOUBLE_EQ(hnet::beta_range(t, 300).upper, -4.5);
+  EXPECT_DOUBLE_EQ(hnet::beta_range_high(t, 300).lower, -1.5);
+  EXPECT_DOUBLE_EQ(hnet::beta_range(t, 500).upper, -3);
+  EXPECT_DOUBLE_EQ(hnet::beta_range_high(t, 500).lower, -3);
+}
+
 TEST(Schedule, TrainingSizesDefaultToTheTargetSize) {
   hnet::Deck deck = hnet::default_deck();
   EXPECT_EQ(hnet::training_sizes(deck), (std::vector<std::int64_t>{deck.target.n}));

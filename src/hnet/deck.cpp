@@ -82,7 +82,7 @@ struct EnumNames<NonFinitePolicy> {
 };
 template <>
 struct EnumNames<CurriculumDirection> {
-  static constexpr std::array<const char*, 3> names{{"up", "down", "ends"}};
+  static constexpr std::array<const char*, 4> names{{"up", "down", "ends", "low_then_ends"}};
 };
 template <>
 struct EnumNames<ParallelMode> {
@@ -536,7 +536,8 @@ void add_train_keys(Schema& s) {
         "sample log10 beta in [lo, lo+1] first, then widen to hi");
   t.add("curriculum_direction", &TrainConfig::curriculum_direction,
         "up: hold [lo, lo+1], then raise the upper end to hi; down: hold [hi-1, hi], then lower the "
-        "lower end to lo; ends: hold [lo, lo+1] and [hi-1, hi] at once, then widen both to meet in the middle");
+        "lower end to lo; ends: hold [lo, lo+1] and [hi-1, hi] at once, then widen both to meet in the middle; "
+        "low_then_ends: hold [lo, lo+1] alone, then add [hi-1, hi] and widen both to meet in the middle");
   t.add("curriculum_hold_steps", &TrainConfig::curriculum_hold_steps, ints(0, kMaxSteps),
         "curriculum: steps before widening (S1)");
   t.add("curriculum_widen_steps", &TrainConfig::curriculum_widen_steps, ints(0, kMaxSteps),

@@ -19,7 +19,7 @@ enum class SigmaParam { bounded, softplus };
 enum class IdentityDraw { fixed, per_network };
 enum class Objective { log_sum, sum, log_loss };
 enum class NonFinitePolicy { stop, skip };
-enum class CurriculumDirection { up, down, ends };
+enum class CurriculumDirection { up, down, ends, low_then_ends };
 enum class ParallelMode { seeds, fixed_beta };
 
 // The deck spelling of each value ("edge_bilinear", ...); "<invalid>" for a value outside the enum.

@@ -28,7 +28,8 @@ double moving_end(const TrainConfig& t, std::int64_t step, double start, double 
 }
 
 bool two_ranges(const TrainConfig& t) {
-  return t.beta_curriculum && t.curriculum_direction == CurriculumDirection::ends;
+  return t.beta_curriculum && (t.curriculum_direction == CurriculumDirection::ends ||
+                               t.curriculum_direction == CurriculumDirection::low_then_ends);
 }
 
 }  // namespace
@@ -39,7 +40,8 @@ BetaRange beta_range(const TrainConfig& t, std::int64_t step) {
   switch (t.curriculum_direction) {
     case CurriculumDirection::up: return {lo, moving_end(t, step, std::min(hi, lo + 1.0), hi)};
     case CurriculumDirection::down: return {moving_end(t, step, std::max(lo, hi - 1.0), lo), hi};
-    case CurriculumDirection::ends: {
+    case CurriculumDirection::ends:
+    case CurriculumDirection::low_then_ends: {
       const double middle = 0.5 * (lo + hi);
       return {lo, moving_end(t, step, std::min(middle, lo + 1.0), middle)};
     }
@@ -50,6 +52,8 @@ BetaRange beta_range(const TrainConfig& t, std::int64_t step) {
 BetaRange beta_range_high(const TrainConfig& t, std::int64_t step) {
   const double lo = t.log10_beta_min, hi = t.log10_beta_max;
   if (!two_ranges(t)) return {hi, hi};
+  // low_then_ends: the low range alone during the hold; the high one opens when the widening starts.
+  if (t.curriculum_direction == CurriculumDirection::low_then_ends && step < t.curriculum_hold_steps) return {hi, hi};
   const double middle = 0.5 * (lo + hi);
   return {moving_end(t, step, std::max(middle, hi - 1.0), middle), hi};
 }

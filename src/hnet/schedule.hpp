@@ -16,12 +16,13 @@ double learning_rate(const TrainConfig& train, std::int64_t step);
 // down: [hi − 1, hi], then the lower end falls to lo. Without the curriculum: [lo, hi].
 // Curriculum ends samples two ranges at once, this one at the low end ([lo, lo + 1], its upper
 // end rising to the middle (lo + hi)/2) and beta_range_high's at the top ([hi − 1, hi], its lower
-// end falling to the middle), so that they meet at the end of the widening.
+// end falling to the middle), so that they meet at the end of the widening. Curriculum
+// low_then_ends holds the low range alone and opens the high one when the widening starts.
 struct BetaRange {
   double lower, upper;
 };
 BetaRange beta_range(const TrainConfig& train, std::int64_t step);
-// The second range of curriculum ends; for the others an empty range at hi ([hi, hi]).
+// The second range of curricula ends and low_then_ends (empty, [hi, hi], where there is none).
 BetaRange beta_range_high(const TrainConfig& train, std::int64_t step);
 double beta_upper(const TrainConfig& train, std::int64_t step);  // beta_range(...).upper
 
