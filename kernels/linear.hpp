@@ -124,6 +124,22 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
     }
   }
 }
+// A tile of nr < MR full-width rows (dW's last input tile when MR does not divide Cin: 32 = 5·6 + 2)
+// as the vector tile of height nr, picked at compile time: the same sums in the same order as
+// the scalar ragged path, without its accumulators on the stack.
+template <int MR, int NR, class T>
+inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, const T* a, std::int64_t a_row,
+                                                           std::int64_t a_k, const T* b, std::int64_t b_k,
+                                                           const T* const b_end, const TileOut<T> to) {
+  if constexpr (MR > 1) {
+    if (nr == MR - 1) {
+      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to);
+      return true;
+    }
+    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to);
+  }
+  return false;
+}
 #endif
 
 template <int MR, int NR, class T>
@@ -150,6 +166,9 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
     HNET_UNROLL for (int rr = 0; rr < MR; ++rr)
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) to(rr, cc, acc[rr][cc]);
   } else {
+#if defined(HNET_HOST_VECTOR_TILE)
+    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to)) return;
+#endif
     T acc[MR][NR] = {};
     for (; b != b_end; b += b_k, a += a_k)
       for (std::int64_t rr = 0; rr < nr; ++rr) {
@@ -242,8 +261,13 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
         for (std::int64_t it = (t / out_tiles) * span; it < (t / out_tiles + 1) * span; ++it) {
           if (it == in_tiles) {
             double acc[NR] = {};
-            for (std::int64_t r = 0; r < R; ++r)
-              for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dy(b, r, o0 + oo));
+            const T* dyr = &dy(b, 0, o0);
+            if (nc == NR)  // a compile-time width: the sums vectorise (each still in row order)
+              for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
+                HNET_UNROLL for (int oo = 0; oo < NR; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
+            else
+              for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
+                for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
             for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
             continue;
           }

@@ -78,7 +78,8 @@ TEST(LayerNormGradcheck, EveryElement) {
   EXPECT_EQ(check("layernorm dP", hP, dP.delta(), objective), 0);
 }
 
-// Shapes straddle the register tiles (4 rows × 8 channels, dW 4 × 8): full tiles and ragged edges.
+// Shapes straddle the register tiles (SSE2 4 × 8, AVX2 6 × 16 with the narrow 6 × 8): full tiles and
+// ragged edges, a short vector tile (dW: 10 = 6 + 4 input rows) among them.
 TEST(LinearGradcheck, EveryElementWithBias) {
   const std::int64_t B = 2, R = 9, Cin = 10, Cout = 11, off_w = 3, off_b = off_w + Cin * Cout + 1;
   const std::int64_t p = off_b + Cout + 2;
