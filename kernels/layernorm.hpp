@@ -1,7 +1,8 @@
 #pragma once
 // Layer normalisation over the last axis with a learned gain and bias per network (model.md §5):
 //   y[b,r,c] = (x[b,r,c] − μ[b,r]) · rstd[b,r] · gain[b,c] + bias[b,c],  rstd = 1/sqrt(var + eps).
-// One row per work item. Row sums run over 8 interleaved partial sums in T, combined pairwise:
+// One row per work item (the host's backward: one network per work item when there are enough
+// networks, see layernorm_backward). Row sums run over 8 interleaved partial sums in T, combined pairwise:
 // a fixed order (deterministic for any thread count) that vectorises (one AVX register of
 // floats) and whose dependency chains are 8× shorter than one serial sum. Rows are short
 // (d … 3d), so float partial sums lose nothing that matters; the gradient checks run in double.
@@ -61,6 +62,17 @@ struct GainedGradientTimesNormed {  // g · x̂
   T mu, rs;
   KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return dy[c] * gain[c] * ((x[c] - mu) * rs); }
 };
+// One row's dx += rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain.
+template <class T>
+KOKKOS_INLINE_FUNCTION void add_row_dx(T* dxr, const T* dyr, const T* xr, const T* gain, T mu, T rs, std::int64_t C,
+                                       T inv_c) {
+  const T mean_g = row_sum<T>(C, GainedGradient<T>{dyr, gain}) * inv_c;
+  const T mean_gx = row_sum<T>(C, GainedGradientTimesNormed<T>{dyr, gain, xr, mu, rs}) * inv_c;
+  for (std::int64_t c = 0; c < C; ++c) {
+    const T g = dyr[c] * gain[c];
+    dxr[c] += rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx);
+  }
+}
 }  // namespace layernorm_detail
 
 // y, x: [B][R][C]; mean, rstd: [B][R] (saved); gain at P(b, off_gain + c), bias at P(b, off_bias + c).
@@ -87,30 +99,65 @@ void layernorm_forward(const E& exec, const V3<E, T>& y, const V2<E, T>& mean, c
       });
 }
 
-// dx += ∂J/∂x (skipped when dx is not present); dgain, dbias += Σ_r (at their offsets in dP).
+// The host's backward when every thread has a network of its own: one work item per network
+// walks its rows in order, writes each row's dx and adds its terms to the gain and bias sums (in
+// double, in team scratch) while the row is in L1, so x and dy are read once instead of twice. The
+// sums are the gain_bias kernel's, in its order, and dx is the dx kernel's: the same bits.
 template <class E, class T>
-void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
-                        const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean, const V2<E, T>& rstd,
-                        std::int64_t off_gain, std::int64_t off_bias) {
+void layernorm_backward_by_network(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
+                                   const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean,
+                                   const V2<E, T>& rstd, std::int64_t off_gain, std::int64_t off_bias) {
+  using namespace layernorm_detail;
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  const std::int64_t B = x.extent(0), R = x.extent(1), C = x.extent(2);
+  const T inv_c = T(1) / static_cast<T>(C);
+  const std::size_t sums_bytes = 2 * static_cast<std::size_t>(C) * sizeof(double);
+  Kokkos::parallel_for(
+      "hnet::layernorm_backward::by_network",
+      Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(sums_bytes + alignof(double))),
+      KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank();
+        double* const dgain = static_cast<double*>(team.team_scratch(1).get_shmem_aligned(sums_bytes, alignof(double)));
+        double* const dbias = dgain + C;
+        for (std::int64_t c = 0; c < 2 * C; ++c) dgain[c] = 0.0;
+        const T* gain = &P(b, off_gain);
+        for (std::int64_t r = 0; r < R; ++r) {
+          const T mu = mean(b, r), rs = rstd(b, r);
+          const T* xr = &x(b, r, 0);
+          const T* dyr = &dy(b, r, 0);
+          add_row_dx(&dx(b, r, 0), dyr, xr, gain, mu, rs, C, inv_c);
+          for (std::int64_t c = 0; c < C; ++c) {
+            const double g = static_cast<double>(dyr[c]);
+            dgain[c] += g * static_cast<double>((xr[c] - mu) * rs);
+            dbias[c] += g;
+          }
+        }
+        for (std::int64_t c = 0; c < C; ++c) {
+          dP(b, off_gain + c) += static_cast<T>(dgain[c]);
+          dP(b, off_bias + c) += static_cast<T>(dbias[c]);
+        }
+      });
+}
+
+// The backward in two kernels with B·R and B·C/8 work items: a thread per row for dx, then one
+// per (network, block of channels) for the gain and bias sums. GPUs, and hosts with more threads
+// than networks, run this one.
+template <class E, class T>
+void layernorm_backward_by_rows(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
+                                const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean, const V2<E, T>& rstd,
+                                std::int64_t off_gain, std::int64_t off_bias) {
   using namespace layernorm_detail;
   const std::int64_t B = x.extent(0), R = x.extent(1), C = x.extent(2);
   const T inv_c = T(1) / static_cast<T>(C);
   if (present(dx)) {
-    // dx = rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain.
     Kokkos::parallel_for(
         "hnet::layernorm_backward::dx", Kokkos::RangePolicy<E>(exec, 0, B * R), KOKKOS_LAMBDA(const std::int64_t flat) {
           const std::int64_t b = flat / R, r = flat % R;
           const T mu = mean(b, r), rs = rstd(b, r);
           const T* xr = &x(b, r, 0);
           const T* dyr = &dy(b, r, 0);
-          const T* gain = &P(b, off_gain);
-          const T mean_g = row_sum<T>(C, GainedGradient<T>{dyr, gain}) * inv_c;
-          const T mean_gx = row_sum<T>(C, GainedGradientTimesNormed<T>{dyr, gain, xr, mu, rs}) * inv_c;
-          T* dxr = &dx(b, r, 0);
-          for (std::int64_t c = 0; c < C; ++c) {
-            const T g = dyr[c] * gain[c];
-            dxr[c] += rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx);
-          }
+          add_row_dx(&dx(b, r, 0), dyr, xr, &P(b, off_gain), mu, rs, C, inv_c);
         });
   }
   // One work item per (network, block of channels) owns those gain and bias gradients and streams
@@ -146,6 +193,21 @@ void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, c
           dP(b, off_bias + c0 + k) += static_cast<T>(dbias[k]);
         }
       });
+}
+
+// dx += ∂J/∂x (skipped when dx is not present); dgain, dbias += Σ_r (at their offsets in dP).
+// Both schedules give the same bits, so the choice by thread count keeps results independent of it.
+template <class E, class T>
+void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
+                        const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean, const V2<E, T>& rstd,
+                        std::int64_t off_gain, std::int64_t off_bias) {
+  if constexpr (on_host<E>) {
+    if (present(dx) && static_cast<std::int64_t>(x.extent(0)) >= exec.concurrency()) {
+      layernorm_backward_by_network(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias);
+      return;
+    }
+  }
+  layernorm_backward_by_rows(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias);
 }
 
 }  // namespace hnet::kernels

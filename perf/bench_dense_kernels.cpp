@@ -80,6 +80,18 @@ void BM_LayerNormBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_LayerNormBackward)->Apply(sizes);
 
+// The gain/bias pass alone (no dx: the first layer norm of a block, whose input needs none).
+void BM_LayerNormBackwardGainBias(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 3 * d;
+  F3 x = filled3(B, E, C, 0.5f), dy = filled3(B, E, C, 1.f);
+  F2 mean = filled2(B, E, 0.f), rstd = filled2(B, E, 1.f), P = filled2(B, 2 * C, 1.f), dP = filled2(B, 2 * C, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::layernorm_backward(exec, F3(), dP, dy, x, P, mean, rstd, 0, C);
+  });
+  set_counters(state, 5.0 * B * E * C, 4.0 * B * (2.0 * E * C + 2.0 * E + 2.0 * C));
+}
+BENCHMARK(BM_LayerNormBackwardGainBias)->Apply(sizes);
+
 void BM_LinearForward(benchmark::State& state) {
   const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
   const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;

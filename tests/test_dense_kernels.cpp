@@ -76,6 +76,29 @@ TEST(LayerNorm, ForwardMatchesHostReference) {
   expect_near(to_vector(rstd), rrstd, 1e-12, "rstd");
 }
 
+// The host picks the backward's schedule by thread count (a network per work item, or a row per
+// work item plus a gain/bias pass): both must give the same bits in float, which is what keeps
+// training independent of the thread count. Widths: a full block of 8 channels and ragged ones.
+TEST(LayerNorm, BackwardSchedulesGiveTheSameBits) {
+  for (const std::int64_t C : {std::int64_t(7), std::int64_t(32), std::int64_t(45)}) {
+    const std::int64_t B = 3, R = 37, off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
+    const Vec hx = random_vector(B * R * C, 41, 2.0, 1.0), hP = random_vector(B * p, 42);
+    const Vec hdy = random_vector(B * R * C, 43), hdx = random_vector(B * R * C, 44), hdP = random_vector(B * p, 45);
+    const auto x = view3<float>(hx, B, R, C), dy = view3<float>(hdy, B, R, C);
+    const auto P = view2<float>(hP, B, p);
+    hnet::View3<float> y("y", B, R, C);
+    hnet::View2<float> mean("mean", B, R), rstd("rstd", B, R);
+    const hnet::ExecSpace exec;
+    hk::layernorm_forward(exec, y, mean, rstd, x, P, off_gain, off_bias);
+    auto dx_rows = view3<float>(hdx, B, R, C), dx_networks = view3<float>(hdx, B, R, C);
+    auto dP_rows = view2<float>(hdP, B, p), dP_networks = view2<float>(hdP, B, p);
+    hk::layernorm_backward_by_rows(exec, dx_rows, dP_rows, dy, x, P, mean, rstd, off_gain, off_bias);
+    hk::layernorm_backward_by_network(exec, dx_networks, dP_networks, dy, x, P, mean, rstd, off_gain, off_bias);
+    EXPECT_EQ(to_vector(dx_networks), to_vector(dx_rows)) << "C = " << C;
+    EXPECT_EQ(to_vector(dP_networks), to_vector(dP_rows)) << "C = " << C;
+  }
+}
+
 // y = x·W + bias, or y += …; shapes cover full register tiles, ragged edges and one output channel.
 TEST(Linear, ForwardMatchesHostReference) {
   struct Shape { std::int64_t R, Cin, Cout; };
