@@ -96,7 +96,15 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
   static_assert(NR % W == 0, "the tile width must be a multiple of the vector width");
   V acc[MR][NV];
   HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int j = 0; j < NV; ++j) acc[rr][j] = V{};
+  // dW (a_k ≠ 1) steps both operands a row of the activations per k, a new cache line each from
+  // L3 at that size: fetched 8 rows ahead, dW runs 10-20 % faster at paper size (measured; the
+  // forward and dx read one operand along a row and lose by it, so they do not prefetch).
+  const bool both_strided = a_k != 1;
   for (; b != b_end; b += b_k, a += a_k) {
+    if (both_strided) {
+      __builtin_prefetch(a + 8 * a_k);
+      __builtin_prefetch(b + 8 * b_k);
+    }
     V bv[NV];
     HNET_UNROLL for (int j = 0; j < NV; ++j) __builtin_memcpy(&bv[j], b + j * W, sizeof(V));
     HNET_UNROLL for (int rr = 0; rr < MR; ++rr) {

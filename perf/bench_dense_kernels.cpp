@@ -114,6 +114,17 @@ void BM_LinearBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_LinearBackward)->Apply(linear_sizes);
 
+// dW and dbias alone (no dx: a layer whose input needs no gradient); dx's share is the difference.
+void BM_LinearBackwardWeights(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  F3 x = filled3(B, E, Cin, 0.5f), dy = filled3(B, E, Cout, 1.f);
+  F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_backward(exec, F3(), dP, dy, x, P, 0, Cin * Cout); });
+  set_counters(state, 2.0 * B * E * Cin * Cout + 1.0 * B * E * Cout, 4.0 * B * (E * Cin + E * Cout + 2.0 * p));
+}
+BENCHMARK(BM_LinearBackwardWeights)->Apply(linear_sizes);
+
 void BM_SwishForward(benchmark::State& state) {
   const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 2 * d;
   F3 x = filled3(B, E, C, 0.5f), y = filled3(B, E, C, 0.f);
