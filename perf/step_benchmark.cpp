@@ -329,7 +329,8 @@ std::string group_of(const std::string& name) {
       {"hnet::latent", "latent channel"},
       {"hnet::kl_sum", "latent channel"},
       {"hnet::readout", "read-out"},
-      {"Kokkos::deep_copy", "copies and zeroing (deep_copy)"},
+      {"Kokkos::deep_copy", "copies and zeroing"},
+      {"hnet::clear_arena", "copies and zeroing"},
   };
   for (const Rule& r : rules)
     if (name.rfind(r.prefix, 0) == 0) return r.group;
