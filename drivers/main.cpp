@@ -91,6 +91,24 @@ SplitArguments split_arguments(int argc, char** argv) {
   return split;
 }
 
+// Kokkos 3.4 starts with `--kokkos-threads=0` and then reports a concurrency of 0, and answers
+// `--kokkos-threads=abc` with a bare "stoi": a thread count must be a positive integer, checked here
+// as a bad command line (exit code 2) before Kokkos starts.
+bool valid_thread_arguments(const SplitArguments& split) {
+  static const char prefix[] = "--kokkos-threads=";
+  for (const char* argument : split.kokkos) {
+    if (argument == nullptr || std::strncmp(argument, prefix, sizeof prefix - 1) != 0) continue;
+    const char* value = argument + sizeof prefix - 1;
+    char* end = nullptr;
+    const long threads = std::strtol(value, &end, 10);
+    if (*value != '\0' && *end == '\0' && threads >= 1 && threads <= 1 << 20) continue;
+    if (hnet::driver::is_root(MPI_COMM_WORLD))
+      std::cerr << "hnet: error: " << argument << ": the thread count must be a positive integer\n";
+    return false;
+  }
+  return true;
+}
+
 // What Kokkos left of its arguments goes to hnet's parser.
 void append_unused_kokkos_arguments(SplitArguments& split, int kokkos_argc) {
   split.app.pop_back();
@@ -188,7 +206,7 @@ int main(int argc, char** argv) {
   // speed on 2-core machines) and keep Kokkos from warning about it on every start.
   setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
   SplitArguments arguments = split_arguments(argc, argv);
-  const int code = run_with_kokkos(arguments);
+  const int code = valid_thread_arguments(arguments) ? run_with_kokkos(arguments) : 2;
   // Explicitly, rather than in HDF5's own exit handler after MPI is gone. Every HDF5 object is
   // closed by now (hdf5_file.hpp), also on error paths, so this has nothing left to flush.
   H5close();
