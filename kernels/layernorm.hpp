@@ -2,9 +2,9 @@
 // Layer normalisation over the last axis with a learned gain and bias per network (model.md §5):
 //   y[b,r,c] = (x[b,r,c] − μ[b,r]) · rstd[b,r] · gain[b,c] + bias[b,c],  rstd = 1/sqrt(var + eps).
 // One row per work item (the host's backward: one network per work item when there are enough
-// networks, see layernorm_backward). Row sums run over 8 interleaved partial sums in T, combined pairwise:
-// a fixed order (deterministic for any thread count) that vectorises (one AVX register of
-// floats) and whose dependency chains are 8× shorter than one serial sum. Rows are short
+// networks, see layernorm_backward). Row sums run over 8 interleaved partial sums in T, combined
+// pairwise: a fixed order (deterministic for any thread count) that vectorises (one AVX register
+// of floats) and whose dependency chains are 8× shorter than one serial sum. Rows are short
 // (d … 3d), so float partial sums lose nothing that matters; the gradient checks run in double.
 // Forward saves μ and rstd and normalises with exactly those values, so the backward recomputes
 // exactly the x̂ that the forward used.
