@@ -73,6 +73,18 @@ KOKKOS_INLINE_FUNCTION void add_row_dx(T* dxr, const T* dyr, const T* xr, const 
     dxr[c] += rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx);
   }
 }
+// One row's terms of the gain and bias gradients, for `count` channels from xr/dyr on:
+// dgain[k] += dy·x̂ and dbias[k] += dy, in double (they are long sums, over every row). Called with
+// a compile-time count, the loop vectorises.
+template <class T>
+KOKKOS_INLINE_FUNCTION void add_gain_bias_terms(double* dgain, double* dbias, const T* dyr, const T* xr, T mu, T rs,
+                                                std::int64_t count) {
+  for (std::int64_t k = 0; k < count; ++k) {
+    const double g = static_cast<double>(dyr[k]);
+    dgain[k] += g * static_cast<double>((xr[k] - mu) * rs);
+    dbias[k] += g;
+  }
+}
 }  // namespace layernorm_detail
 
 // y, x: [B][R][C]; mean, rstd: [B][R] (saved); gain at P(b, off_gain + c), bias at P(b, off_bias + c).
@@ -127,11 +139,7 @@ void layernorm_backward_by_network(const E& exec, const V3<E, T>& dx, const V2<E
           const T* xr = &x(b, r, 0);
           const T* dyr = &dy(b, r, 0);
           add_row_dx(&dx(b, r, 0), dyr, xr, gain, mu, rs, C, inv_c);
-          for (std::int64_t c = 0; c < C; ++c) {
-            const double g = static_cast<double>(dyr[c]);
-            dgain[c] += g * static_cast<double>((xr[c] - mu) * rs);
-            dbias[c] += g;
-          }
+          add_gain_bias_terms(dgain, dbias, dyr, xr, mu, rs, C);
         }
         for (std::int64_t c = 0; c < C; ++c) {
           dP(b, off_gain + c) += static_cast<T>(dgain[c]);
@@ -174,19 +182,10 @@ void layernorm_backward_by_rows(const E& exec, const V3<E, T>& dx, const V2<E, T
           const T mu = mean(b, r), rs = rstd(b, r);
           const T* xr = &x(b, r, c0);
           const T* dyr = &dy(b, r, c0);
-          if (nc == block) {
-            for (int k = 0; k < block; ++k) {
-              const double g = static_cast<double>(dyr[k]);
-              dgain[k] += g * static_cast<double>((xr[k] - mu) * rs);
-              dbias[k] += g;
-            }
-          } else {
-            for (std::int64_t k = 0; k < nc; ++k) {
-              const double g = static_cast<double>(dyr[k]);
-              dgain[k] += g * static_cast<double>((xr[k] - mu) * rs);
-              dbias[k] += g;
-            }
-          }
+          if (nc == block)
+            add_gain_bias_terms(dgain, dbias, dyr, xr, mu, rs, block);
+          else
+            add_gain_bias_terms(dgain, dbias, dyr, xr, mu, rs, nc);
         }
         for (std::int64_t k = 0; k < nc; ++k) {
           dP(b, off_gain + c0 + k) += static_cast<T>(dgain[k]);
