@@ -90,12 +90,17 @@ constexpr int host_vector_bytes = 16;
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
-                                                          const TileOut<T> to) {
+                                                          const TileOut<T> to, bool resume) {
   typedef T V __attribute__((vector_size(host_vector_bytes)));
   constexpr int W = host_vector_bytes / sizeof(T), NV = NR / W;
   static_assert(NR % W == 0, "the tile width must be a multiple of the vector width");
   V acc[MR][NV];
-  HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int j = 0; j < NV; ++j) acc[rr][j] = V{};
+  HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int j = 0; j < NV; ++j) {
+    if (resume)
+      __builtin_memcpy(&acc[rr][j], to.out + rr * to.row + j * W, sizeof(V));
+    else
+      acc[rr][j] = V{};
+  }
   // dW (a_k ≠ 1) steps both operands a row of the activations per k, a new cache line each from
   // L3 at that size: fetched 8 rows ahead, dW runs 10-20 % faster at paper size (measured; the
   // forward and dx read one operand along a row and lose by it, so they do not prefetch).
@@ -138,31 +143,36 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, const T* a, std::int64_t a_row,
                                                            std::int64_t a_k, const T* b, std::int64_t b_k,
-                                                           const T* const b_end, const TileOut<T> to) {
+                                                           const T* const b_end, const TileOut<T> to, bool resume) {
   if constexpr (MR > 1) {
     if (nr == MR - 1) {
-      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to);
+      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume);
       return true;
     }
-    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to);
+    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume);
   }
   return false;
 }
 #endif
 
+// resume: the sums start from the values in `to.out` (a tile continued over a further block of k,
+// which a plain store `to` wrote; a float stored and reloaded is exact, so the bits are those of
+// one pass over all k) instead of from 0.
 template <int MR, int NR, class T>
 KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, std::int64_t a_k, const T* b,
                                               std::int64_t b_k, std::int64_t k_count, std::int64_t nr,
-                                              std::int64_t nc, const TileOut<T> to) {
+                                              std::int64_t nc, const TileOut<T> to, bool resume = false) {
   const T* const b_end = b + k_count * b_k;
   if (nr == MR && nc == NR) {
 #if defined(HNET_HOST_VECTOR_TILE)
     if (host_vector_type<T>) {
-      full_tile_host<MR, NR>(a, a_row, a_k, b, b_k, b_end, to);
+      full_tile_host<MR, NR>(a, a_row, a_k, b, b_k, b_end, to, resume);
       return;
     }
 #endif
     T acc[MR][NR] = {};
+    if (resume)
+      HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int cc = 0; cc < NR; ++cc) acc[rr][cc] = to.out[rr * to.row + cc];
     for (; b != b_end; b += b_k, a += a_k) {
       T bk[NR];
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) bk[cc] = b[cc];
@@ -175,9 +185,13 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) to(rr, cc, acc[rr][cc]);
   } else {
 #if defined(HNET_HOST_VECTOR_TILE)
-    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to)) return;
+    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume))
+      return;
 #endif
     T acc[MR][NR] = {};
+    if (resume)
+      for (std::int64_t rr = 0; rr < nr; ++rr)
+        for (std::int64_t cc = 0; cc < nc; ++cc) acc[rr][cc] = to.out[rr * to.row + cc];
     for (; b != b_end; b += b_k, a += a_k)
       for (std::int64_t rr = 0; rr < nr; ++rr) {
         const T av = a[rr * a_row];
@@ -217,19 +231,19 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
 
 // dx += dy·Wᵀ: the forward's tile product on Wᵀ, which each team first writes into its scratch
 // (reading W's columns directly would cost a gather per k).
+// team_per_network: a host team takes a whole network (W transposed once per network, not once per
+// 256 rows: dx −17 % at paper size); worth it when there are 4 networks per thread to balance the
+// threads. The split into teams changes no sum.
 template <class E, int NR, class T>
 void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
-                       std::int64_t off_w) {
+                       std::int64_t off_w, bool team_per_network) {
   constexpr int MR = Tile<E>::rows;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
   using Scratch = Kokkos::View<T*, typename E::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   const std::int64_t B = dy.extent(0), R = dy.extent(1), Cout = dy.extent(2), Cin = dx.extent(2);
-  // A host team takes a whole network when there are networks enough (4 per thread) to balance the
-  // threads: W is then transposed once per network, not once per 256 rows (measured: dx −17 % at
-  // paper size). The split into teams changes no sum.
-  const bool team_per_network = on_host<E> && B >= 4 * static_cast<std::int64_t>(exec.concurrency());
-  const std::int64_t team_rows = ((team_per_network ? R : dx_team_rows) + MR - 1) / MR * MR;
+  const std::int64_t rows = team_per_network ? (R > 0 ? R : 1) : dx_team_rows;
+  const std::int64_t team_rows = (rows + MR - 1) / MR * MR;
   const std::int64_t chunks = (R + team_rows - 1) / team_rows;
   const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
   const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
@@ -253,6 +267,22 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
       });
 }
 
+// dbias[o0 .. o0 + nc) += Σ_r dy[b, r, o0 + oo], summed in double over the rows in order.
+template <int NR, class T, class DyView, class DPView>
+KOKKOS_INLINE_FUNCTION void add_dbias_tile(const DPView& dP, const DyView& dy, std::int64_t b, std::int64_t o0,
+                                           std::int64_t nc, std::int64_t off_b) {
+  const std::int64_t R = dy.extent(1), dy_stride = dy.stride_1();
+  double acc[NR] = {};
+  const T* dyr = &dy(b, 0, o0);
+  if (nc == NR)  // a compile-time width: the sums vectorise (each still in row order)
+    for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
+      HNET_UNROLL for (int oo = 0; oo < NR; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
+  else
+    for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
+      for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
+  for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
+}
+
 // dW += xᵀ·dy, one tile (input channels i0.. × output channels o0..) per work item, streaming
 // every row in order; the extra row of tiles `in_tiles` holds dbias, summed in double.
 template <class E, int NR, class T>
@@ -272,21 +302,56 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
         const std::int64_t o0 = (t % out_tiles) * NR, nc = clamp_tile(Cout - o0, NR);
         for (std::int64_t it = (t / out_tiles) * span; it < (t / out_tiles + 1) * span; ++it) {
           if (it == in_tiles) {
-            double acc[NR] = {};
-            const T* dyr = &dy(b, 0, o0);
-            if (nc == NR)  // a compile-time width: the sums vectorise (each still in row order)
-              for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
-                HNET_UNROLL for (int oo = 0; oo < NR; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
-            else
-              for (std::int64_t r = 0; r < R; ++r, dyr += dy_stride)
-                for (std::int64_t oo = 0; oo < nc; ++oo) acc[oo] += static_cast<double>(dyr[oo]);
-            for (std::int64_t oo = 0; oo < nc; ++oo) dP(b, off_b + o0 + oo) += static_cast<T>(acc[oo]);
+            add_dbias_tile<NR, T>(dP, dy, b, o0, nc, off_b);
             continue;
           }
           const std::int64_t i0 = it * MR, ni = clamp_tile(Cin - i0, MR);
           const TileOut<T> to{&dP(b, off_w + i0 * Cout + o0), Cout, nullptr, true, nullptr};
           tile_product<MR, NR>(&x(b, 0, i0), 1, x_stride, &dy(b, 0, o0), dy_stride, R, ni, nc, to);
         }
+      });
+}
+
+// Rows per block of the host's dW by network: the block of x (Cin ≤ 192: ≤ 96 KiB) and of dy stay
+// in L2 while every tile of W passes over them.
+constexpr std::int64_t dw_row_block = 128;
+
+// dW on the host when there are networks enough for the threads (4 per thread): one team (one
+// thread) per network takes the rows a block at a time and, within a block, every tile of W, so x
+// and dy are read from memory once per network instead of once per tile of output channels (x is
+// larger than L2 at paper size). Each tile's sums run on from block to block through a scratch copy
+// of dW (tile_product's resume: exact), and are added to dP at the end: the same sums in the same
+// order as backward_dw_tiles, so the same bits.
+template <class E, int NR, class T>
+void backward_dw_by_network(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
+                            std::int64_t off_w, std::int64_t off_b) {
+  constexpr int MR = Tile<E>::rows;
+  using Policy = Kokkos::TeamPolicy<E>;
+  using Member = typename Policy::member_type;
+  using Scratch = Kokkos::View<T*, typename E::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+  const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = dy.extent(2);
+  const std::int64_t x_stride = x.stride_1(), dy_stride = dy.stride_1();
+  const std::int64_t in_tiles = (Cin + MR - 1) / MR, out_tiles = (Cout + NR - 1) / NR;
+  const Policy policy = Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
+  Kokkos::parallel_for(
+      "hnet::linear_backward::dw_dbias", policy, KOKKOS_LAMBDA(const Member& team) {
+        const std::int64_t b = team.league_rank();
+        const Scratch sums(team.team_scratch(1), Cin * Cout);  // like W: [Cin][Cout]
+        for (std::int64_t r0 = 0; r0 < R; r0 += dw_row_block) {
+          const std::int64_t rows = clamp_tile(R - r0, dw_row_block);
+          for (std::int64_t o0 = 0; o0 < out_tiles * NR; o0 += NR)
+            for (std::int64_t i0 = 0; i0 < in_tiles * MR; i0 += MR) {
+              const std::int64_t ni = clamp_tile(Cin - i0, MR), nc = clamp_tile(Cout - o0, NR);
+              const TileOut<T> to{&sums(i0 * Cout + o0), Cout, nullptr, false, nullptr};
+              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0);
+            }
+        }
+        if (R > 0) {
+          T* const dw = &dP(b, off_w);
+          for (std::int64_t k = 0; k < Cin * Cout; ++k) dw[k] += sums(k);
+        }
+        if (off_b >= 0)
+          for (std::int64_t o0 = 0; o0 < Cout; o0 += NR) add_dbias_tile<NR, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NR), off_b);
       });
 }
 
@@ -311,16 +376,24 @@ template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b) {
   using namespace linear_detail;
+  const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
     if (dx.extent(2) >= Tile<E>::cols)
-      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w);
+      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network);
     else
-      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w);
+      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network);
   }
-  if (dy.extent(2) >= Tile<E>::cols)
-    backward_dw_tiles<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
-  else
-    backward_dw_tiles<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
+  if (dy.extent(2) >= Tile<E>::cols) {
+    if (by_network)
+      backward_dw_by_network<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
+    else
+      backward_dw_tiles<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
+  } else {
+    if (by_network)
+      backward_dw_by_network<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
+    else
+      backward_dw_tiles<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
+  }
 }
 
 }  // namespace hnet::kernels

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "hnet/graph.hpp"
@@ -169,6 +170,40 @@ TEST(Linear, BackwardMatchesHostReference) {
     expect_near(to_vector(dx), rdx, 1e-12, "linear dx");
     expect_near(to_vector(dP), rdP, 1e-12, "linear dP");
   }
+}
+
+// The host's schedules by network (a team per network; dW over blocks of 128 rows, each tile's
+// sums carried between blocks) against the schedules by tiles: the same bits in float, over row
+// counts that cross the blocks, ragged and short register tiles, narrow outputs, with and without bias.
+template <int NR>
+void expect_linear_schedules_agree(std::int64_t R, std::int64_t Cin, std::int64_t Cout, bool bias) {
+  namespace ld = hk::linear_detail;
+  const std::int64_t B = 3, off_w = 2, off_b = bias ? off_w + Cin * Cout + 1 : -1, p = off_w + Cin * Cout + Cout + 3;
+  const Vec hx = random_vector(B * R * Cin, 51), hP = random_vector(B * p, 52), hdy = random_vector(B * R * Cout, 53);
+  const Vec hdx = random_vector(B * R * Cin, 54), hdP = random_vector(B * p, 55);
+  const auto x = view3<float>(hx, B, R, Cin), dy = view3<float>(hdy, B, R, Cout);
+  const auto P = view2<float>(hP, B, p);
+  auto dx_tiles = view3<float>(hdx, B, R, Cin), dx_networks = view3<float>(hdx, B, R, Cin);
+  auto dP_tiles = view2<float>(hdP, B, p), dP_networks = view2<float>(hdP, B, p);
+  const hnet::ExecSpace exec;
+  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_tiles, dy, P, off_w, false);
+  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_networks, dy, P, off_w, true);
+  ld::backward_dw_tiles<hnet::ExecSpace, NR>(exec, dP_tiles, dy, x, off_w, off_b);
+  ld::backward_dw_by_network<hnet::ExecSpace, NR>(exec, dP_networks, dy, x, off_w, off_b);
+  const std::string shape = "R " + std::to_string(R) + " Cin " + std::to_string(Cin) + " Cout " + std::to_string(Cout);
+  EXPECT_EQ(to_vector(dx_networks), to_vector(dx_tiles)) << shape;
+  EXPECT_EQ(to_vector(dP_networks), to_vector(dP_tiles)) << shape << (bias ? " with bias" : "");
+}
+
+TEST(Linear, BackwardSchedulesGiveTheSameBits) {
+  using Tile = hk::linear_detail::Tile<hnet::ExecSpace>;
+  for (const std::int64_t R : {std::int64_t(1), std::int64_t(128), std::int64_t(300)})
+    for (const std::int64_t Cin : {std::int64_t(10), std::int64_t(37), std::int64_t(64)})
+      for (const bool bias : {true, false}) {
+        expect_linear_schedules_agree<Tile::cols>(R, Cin, 2 * Tile::cols, bias);
+        expect_linear_schedules_agree<Tile::cols>(R, Cin, Tile::cols + 3, bias);
+        expect_linear_schedules_agree<hk::linear_detail::narrow_cols<hnet::ExecSpace>()>(R, Cin, 1, bias);
+      }
 }
 
 // The float swish takes e^−|z| from a polynomial instead of libm (kernels/activations.hpp), so that
