@@ -172,7 +172,8 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
 #endif
     T acc[MR][NR] = {};
     if (resume)
-      HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int cc = 0; cc < NR; ++cc) acc[rr][cc] = to.out[rr * to.row + cc];
+      HNET_UNROLL for (int rr = 0; rr < MR; ++rr)
+        HNET_UNROLL for (int cc = 0; cc < NR; ++cc) acc[rr][cc] = to.out[rr * to.row + cc];
     for (; b != b_end; b += b_k, a += a_k) {
       T bk[NR];
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) bk[cc] = b[cc];
@@ -351,8 +352,19 @@ void backward_dw_by_network(const E& exec, const V2<E, T>& dP, const V3<E, T>& d
           for (std::int64_t k = 0; k < Cin * Cout; ++k) dw[k] += sums(k);
         }
         if (off_b >= 0)
-          for (std::int64_t o0 = 0; o0 < Cout; o0 += NR) add_dbias_tile<NR, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NR), off_b);
+          for (std::int64_t o0 = 0; o0 < Cout; o0 += NR)
+            add_dbias_tile<NR, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NR), off_b);
       });
+}
+
+// dW and dbias in the schedule chosen by linear_backward.
+template <class E, int NR, class T>
+void backward_dw(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x, std::int64_t off_w,
+                 std::int64_t off_b, bool by_network) {
+  if (by_network)
+    backward_dw_by_network<E, NR>(exec, dP, dy, x, off_w, off_b);
+  else
+    backward_dw_tiles<E, NR>(exec, dP, dy, x, off_w, off_b);
 }
 
 }  // namespace linear_detail
@@ -376,6 +388,8 @@ template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b) {
   using namespace linear_detail;
+  // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
+  // and dy read once); otherwise work items per tile. Both give the same bits.
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
     if (dx.extent(2) >= Tile<E>::cols)
@@ -383,17 +397,10 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
     else
       backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network);
   }
-  if (dy.extent(2) >= Tile<E>::cols) {
-    if (by_network)
-      backward_dw_by_network<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
-    else
-      backward_dw_tiles<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b);
-  } else {
-    if (by_network)
-      backward_dw_by_network<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
-    else
-      backward_dw_tiles<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b);
-  }
+  if (dy.extent(2) >= Tile<E>::cols)
+    backward_dw<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b, by_network);
+  else
+    backward_dw<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b, by_network);
 }
 
 }  // namespace hnet::kernels
