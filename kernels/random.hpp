@@ -20,6 +20,7 @@ enum class Purpose : std::uint64_t {
   handbuilt = 8,
   size_draws = 9,
   identity_draws = 10,
+  identity_positional = 11,
 };
 
 // splitmix64's finaliser: a bijection on 64-bit integers with full avalanche.

@@ -30,7 +30,7 @@ std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
                      hnet::to_string(v.readout) + "_" + hnet::to_string(v.objective);
   if (!v.posterior_identity) name += "_noidentity";
   if (v.use_mean) name += "_mean";
-  if (v.identity_draw == hnet::IdentityDraw::per_network) name += "_identity_per_network";
+  if (v.identity_draw != hnet::IdentityDraw::fixed) name += std::string("_identity_") + hnet::to_string(v.identity_draw);
   return name;
 }
 
@@ -105,7 +105,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Variant{Prior::standard, SigmaParam::softplus, Readout::edge, Objective::log_sum, false, false},
                       Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, true},
                       Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, false,
-                              hnet::IdentityDraw::per_network}),
+                              hnet::IdentityDraw::per_network},
+                      Variant{Prior::standard, SigmaParam::bounded, Readout::edge_bilinear, Objective::log_sum, true, false,
+                              hnet::IdentityDraw::positional}),
     variant_name);
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 
 #include "hnet/evaluation.hpp"
+#include "hnet/identity_features.hpp"
 #include "hnet/saturating.hpp"
 #include "kernels/accumulate.hpp"
 #include "kernels/attention.hpp"
@@ -268,7 +269,7 @@ struct Model<T>::Impl {
 
     r_nodes = alloc.view("r_nodes", N, dr);
     r_edges = alloc.view("r_edges", Edges, 2 * dr);
-    if (!counting && s.identity_draw == IdentityDraw::fixed) fill_identity_features();
+    if (!counting && s.identity_draw != IdentityDraw::per_network) fill_identity_features();
 
     enc_h0 = alloc.act("enc_h0", N, d, false);
     enc_e0 = alloc.act("enc_e0", Edges, d, false);
@@ -318,20 +319,15 @@ struct Model<T>::Impl {
     if (counting) alloc.open_arena(alloc.arena_used);
   }
 
-  // r_v from (identity seed, node type, index within type, component): the same vector for a
-  // node whatever n is (model.md §4); broadcast to every network of the batch.
+  // The fixed or positional r_v of model.md §4 (fixed_identity_features), broadcast to every
+  // network of the batch.
   void fill_identity_features() {
     const ModelShape& s = L.shape;
     const std::int64_t dr = s.identity_dim;
     const HostGraph hg = build_host_graph(n, m);
     auto hn = Kokkos::create_mirror_view(r_nodes);
     auto he = Kokkos::create_mirror_view(r_edges);
-    std::vector<double> feature(N * dr);
-    for (std::int64_t v = 0; v < N; ++v) {
-      const auto key = hk::make_key(s.identity_seed, hk::Purpose::identity_features, hg.node_type(v),
-                                    hg.node_index_in_type(v));
-      for (std::int64_t c = 0; c < dr; ++c) feature[v * dr + c] = s.identity_scale * hk::normal(key, c);
-    }
+    const std::vector<double> feature = fixed_identity_features(s, hg);
     for (std::int64_t b = 0; b < B; ++b) {
       for (std::int64_t v = 0; v < N; ++v)
         for (std::int64_t c = 0; c < dr; ++c) hn(b, v, c) = static_cast<T>(feature[v * dr + c]);
