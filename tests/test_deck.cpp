@@ -162,7 +162,14 @@ TEST(Deck, PrinterWritesFloatsAsTomlFloatsWithComments) {
     EXPECT_NE(line.find(" = "), std::string::npos) << line;
     EXPECT_NE(line.find(" # "), std::string::npos) << line;
   }
-  EXPECT_EQ(keys, 66);
+  EXPECT_EQ(keys, 67);
+}
+
+// A hold at target.n (train.sizes_hold_steps) needs a model for target.n among train.sizes.
+TEST(Deck, SizesHoldNeedsTargetSizeAmongTheSizes) {
+  const std::string msg = error_of("[target]\nn = 16\n[train]\nsizes = [4, 8]\nsizes_hold_steps = 10\n");
+  EXPECT_NE(msg.find("target.n = 16 is not in train.sizes"), std::string::npos) << msg;
+  EXPECT_NO_THROW(parse_deck("[target]\nn = 16\n[train]\nsizes = [4, 16]\nsizes_hold_steps = 10\n", "deck.toml", {}));
 }
 
 TEST(Deck, SyntaxErrorReportsFileLineAndColumn) {
@@ -466,7 +473,7 @@ TEST(Deck, LoadDeckReportsMissingAndUnreadableFiles) {
 TEST(Deck, MarkdownReferenceCoversEveryKey) {
   const std::string md = hnet::deck_reference_markdown();
   const auto keys = printed_keys(hnet::to_toml(hnet::default_deck()));
-  ASSERT_EQ(keys.size(), 66u);
+  ASSERT_EQ(keys.size(), 67u);
   for (const std::string& dotted : keys) {
     const std::string section = dotted.substr(0, dotted.find('.'));
     const std::string key = dotted.substr(dotted.find('.') + 1);

@@ -114,3 +114,19 @@ TEST(Schedule, SizeDrawsAreUniformAndReproducible) {
   EXPECT_GT(differ, 30) << "the run seed does not change the draws";
   EXPECT_EQ(hnet::draw_size({16}, 7, 5), 16);
 }
+
+// train.sizes_hold_steps: target.n alone for the hold, then the same draws as without a hold.
+TEST(Schedule, SizesHoldTrainsTargetSizeFirst) {
+  hnet::Deck deck = hnet::default_deck();
+  deck.target.n = 16, deck.train.sizes = {4, 8, 16}, deck.train.sizes_hold_steps = 50;
+  for (std::int64_t step = 0; step < 50; ++step) ASSERT_EQ(hnet::step_size(deck, deck.train.sizes, 7, step), 16);
+  int smaller = 0;
+  for (std::int64_t step = 50; step < 200; ++step) {
+    const std::int64_t n = hnet::step_size(deck, deck.train.sizes, 7, step);
+    ASSERT_EQ(n, hnet::draw_size(deck.train.sizes, 7, step));
+    smaller += n < 16;
+  }
+  EXPECT_GT(smaller, 50) << "the sizes are not drawn after the hold";
+  deck.train.sizes_hold_steps = 0;
+  EXPECT_EQ(hnet::step_size(deck, deck.train.sizes, 7, 3), hnet::draw_size(deck.train.sizes, 7, 3));
+}

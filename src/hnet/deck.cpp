@@ -548,6 +548,8 @@ void add_train_keys(Schema& s) {
   t.add("sizes", &TrainConfig::sizes, ints(1, kMaxWidth), 64,
         "input sizes n of the generated networks, one drawn per step for all of its networks; "
         "empty = target.n only");
+  t.add("sizes_hold_steps", &TrainConfig::sizes_hold_steps, ints(0, kMaxSteps),
+        "steps trained at target.n alone before the sizes of train.sizes are drawn; 0 = from the start");
   t.add("seed", &TrainConfig::seed, "run seed: initialisation, latent noise, inputs, beta draws");
   t.add("nonfinite", &TrainConfig::nonfinite,
         "on a non-finite loss or gradient: stop the run, or skip the step");
@@ -682,6 +684,14 @@ std::vector<CrossCheck> cross_key_checks() {
        [](const Deck& d) {
          if (const auto twice = first_repeat(d.train.sizes))
            return "size " + std::to_string(*twice) + " is listed twice";
+         return std::string();
+       }},
+      {{"train.sizes_hold_steps", "train.sizes", "target.n"}, "a hold at target.n needs target.n in train.sizes",
+       [](const Deck& d) {
+         const auto& sizes = d.train.sizes;
+         if (d.train.sizes_hold_steps > 0 && !sizes.empty() &&
+             std::find(sizes.begin(), sizes.end(), d.target.n) == sizes.end())
+           return "target.n = " + std::to_string(d.target.n) + " is not in train.sizes";
          return std::string();
        }},
       {{"sweep.sizes"}, "each size at most once",

@@ -87,6 +87,11 @@ std::vector<std::int64_t> training_sizes(const Deck& deck) {
   return deck.train.sizes.empty() ? std::vector<std::int64_t>{deck.target.n} : deck.train.sizes;
 }
 
+std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
+                       std::int64_t step) {
+  return step < deck.train.sizes_hold_steps ? deck.target.n : draw_size(sizes, seed, step);
+}
+
 std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step) {
   if (sizes.size() == 1) return sizes.front();
   const auto key = kernels::make_key(seed, kernels::Purpose::size_draws, static_cast<std::uint64_t>(step));

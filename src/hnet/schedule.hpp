@@ -38,6 +38,10 @@ std::vector<std::int64_t> training_sizes(const Deck& deck);
 // The input size of every network of the step: one of `sizes`, uniformly, from (seed, step) alone.
 std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step);
 
+// The input size of the step: target.n for the first train.sizes_hold_steps steps, then draw_size.
+std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
+                       std::int64_t step);
+
 // The steps at which models are saved: `count` log-spaced steps in [1, steps], always including
 // the last. Distinct and increasing.
 std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count);
