@@ -27,14 +27,16 @@ std::vector<double> fixed_identity_features(const ModelShape& s, const HostGraph
     const auto frequency_key = hk::make_key(s.identity_seed, hk::Purpose::identity_positional, 0);
     const auto phase_key = hk::make_key(s.identity_seed, hk::Purpose::identity_positional, 1);
     const double two_pi = 2.0 * std::acos(-1.0);
+    std::vector<double> frequency(static_cast<std::size_t>(dr)), phase(static_cast<std::size_t>(dr));
+    for (std::int64_t c = 0; c < dr; ++c) {
+      frequency[c] = s.identity_frequency * hk::normal(frequency_key, static_cast<std::uint64_t>(c));
+      phase[c] = two_pi * hk::uniform01(phase_key, static_cast<std::uint64_t>(c));
+    }
     const std::int64_t count[3] = {g.n, g.m, 1};  // inputs, hidden units, the output
     for (std::int64_t v = 0; v < N; ++v) {
       const double u = relative_position(g.node_index_in_type(v), count[g.node_type(v)]);
-      for (std::int64_t c = 0; c < dr; ++c) {
-        const double f = s.identity_frequency * hk::normal(frequency_key, static_cast<std::uint64_t>(c));
-        const double phase = two_pi * hk::uniform01(phase_key, static_cast<std::uint64_t>(c));
-        feature[v * dr + c] = s.identity_scale * std::sqrt(2.0) * std::cos(two_pi * f * u + phase);
-      }
+      for (std::int64_t c = 0; c < dr; ++c)
+        feature[v * dr + c] = s.identity_scale * std::sqrt(2.0) * std::cos(two_pi * frequency[c] * u + phase[c]);
     }
     return feature;
   }
