@@ -509,8 +509,11 @@ Outputs run_generate(std::int64_t B, std::int64_t p, std::int64_t dim, const Vec
 
 }  // namespace
 
-TEST(GenerateParameters, MatchesHostReference) {
-  const std::int64_t B = 3, p = 3 * hk::generate_parameters_chunk + 17, dim = 4;
+// dφ = 16 takes the host's two-networks-per-item path (B = 3 leaves one alone), 4 the general one.
+class GenerateParametersWidth : public ::testing::TestWithParam<std::int64_t> {};
+
+TEST_P(GenerateParametersWidth, MatchesHostReference) {
+  const std::int64_t B = 3, p = 3 * hk::generate_parameters_chunk + 17, dim = GetParam();
   const Vec P0 = random_vector(p, 1400), U = random_vector(p * dim, 1401), phi = random_vector(B * dim, 1402);
   const Vec dP = random_vector(B * p, 1403);
   const Outputs got = run_generate<double>(B, p, dim, P0, U, {phi, dP});
@@ -530,6 +533,7 @@ TEST(GenerateParameters, MatchesHostReference) {
   expect_near(got[2], dP0, 1e-12, "dP0");
   expect_near(got[3], dU, 1e-12, "dU");
 }
+INSTANTIATE_TEST_SUITE_P(GenerateParameters, GenerateParametersWidth, ::testing::Values(4, 16));
 
 TEST(GenerateParameters, DeterministicAndBatchIndependent) {
   const std::int64_t B = 4, p = 20000, dim = 16;
