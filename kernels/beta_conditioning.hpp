@@ -197,7 +197,9 @@ KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_ti
 // the scalar blocked GEMM's: Σ_c φ[b][c]·U[i][c] in c order in a register, then added to P0[i].
 // One team (one thread) per tile of columns: no element depends on the thread count.
 constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per team: φ's packs amortised
-constexpr std::int64_t simd_block_packs = 4;                  // packs per GEMM: 4 × 4 register blocks
+// Packs per GEMM call: SerialGemm's inner blocks are then 4 × 1 (4 networks × one pack), which
+// fit AVX2's 16 registers; 4 packs (4 × 4 blocks) spilled: paper-size forward 22.3 → 14.8 ms.
+constexpr std::int64_t simd_block_packs = 1;
 
 template <class E, class T>
 void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
