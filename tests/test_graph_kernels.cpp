@@ -509,7 +509,8 @@ Outputs run_generate(std::int64_t B, std::int64_t p, std::int64_t dim, const Vec
 
 }  // namespace
 
-// dφ = 16 takes the host's two-networks-per-item path (B = 3 leaves one alone), 4 the general one.
+// dφ = 16 takes the host's two-networks-per-item path for dφ (B = 3 leaves one alone), 4 and 5 the
+// general one; 5 also leaves one column of dU outside the host's pairs of columns.
 class GenerateParametersWidth : public ::testing::TestWithParam<std::int64_t> {};
 
 TEST_P(GenerateParametersWidth, MatchesHostReference) {
@@ -533,7 +534,7 @@ TEST_P(GenerateParametersWidth, MatchesHostReference) {
   expect_near(got[2], dP0, 1e-12, "dP0");
   expect_near(got[3], dU, 1e-12, "dU");
 }
-INSTANTIATE_TEST_SUITE_P(GenerateParameters, GenerateParametersWidth, ::testing::Values(4, 16));
+INSTANTIATE_TEST_SUITE_P(GenerateParameters, GenerateParametersWidth, ::testing::Values(4, 5, 16));
 
 TEST(GenerateParameters, DeterministicAndBatchIndependent) {
   const std::int64_t B = 4, p = 20000, dim = 16;
