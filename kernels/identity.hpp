@@ -19,12 +19,25 @@ struct IdentityDraw {
   double scale = 1.0;
 };
 
+// An edge s → t carries [r_s ; r_t]: r_edges: [B][E][2 d_r] from r_nodes: [B][N][d_r].
+template <class E, class T>
+void identity_edges_from_nodes(const E& exec, const V3<E, T>& r_edges, const V3<E, T>& r_nodes,
+                               const GraphViews<typename E::memory_space>& graph) {
+  const std::int64_t batch = r_nodes.extent(0), dr = r_nodes.extent(2), edges = r_edges.extent(1);
+  const auto source = graph.edge_source, target = graph.edge_target;
+  Kokkos::parallel_for(
+      "hnet::identity_edges_from_nodes", Kokkos::RangePolicy<E>(exec, 0, batch * edges * 2 * dr),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / (edges * 2 * dr), e = (flat / (2 * dr)) % edges, c = flat % (2 * dr);
+        r_edges(b, e, c) = c < dr ? r_nodes(b, source(e), c) : r_nodes(b, target(e), c - dr);
+      });
+}
+
 // r_nodes: [B][N][d_r], r_edges: [B][E][2 d_r].
 template <class E, class T>
 void draw_identity_features(const E& exec, const V3<E, T>& r_nodes, const V3<E, T>& r_edges,
                             const GraphViews<typename E::memory_space>& graph, const IdentityDraw draw) {
   const std::int64_t batch = r_nodes.extent(0), nodes = r_nodes.extent(1), dr = r_nodes.extent(2);
-  const std::int64_t edges = r_edges.extent(1);
   const auto node_type = graph.node_type, node_index = graph.node_index_in_type;
   const std::uint64_t seed = combine(draw.identity_seed, draw.run_seed);
   Kokkos::parallel_for(
@@ -37,13 +50,45 @@ void draw_identity_features(const E& exec, const V3<E, T>& r_nodes, const V3<E, 
                                     draw.network_offset + static_cast<std::uint64_t>(b), node);
         r_nodes(b, v, c) = static_cast<T>(draw.scale * normal(key, static_cast<std::uint64_t>(c)));
       });
-  const auto source = graph.edge_source, target = graph.edge_target;
+  identity_edges_from_nodes(exec, r_edges, r_nodes, graph);
+}
+
+// Shifted identity features (model.md §4, model.identity_draw = "shifted"): network b sees the
+// fixed features (identity_features.cpp) of index i + o_b for input i, of j + hidden_per_input·o_b
+// for hidden unit j, and the output's own, with o_b uniform on 0 … max_shift, drawn per training
+// step and global network index. With `shift` false (evaluation) o_b = 0: the fixed features.
+struct IdentityShift {
+  std::uint64_t identity_seed = 1, run_seed = 1, step = 0, network_offset = 0;
+  double scale = 1.0;
+  std::int64_t max_shift = 0, hidden_per_input = 1;
+  bool shift = false;
+};
+
+KOKKOS_INLINE_FUNCTION std::int64_t identity_offset(const IdentityShift& s, std::int64_t b) {
+  if (!s.shift || s.max_shift <= 0) return 0;
+  const RngKey key = make_key(combine(s.identity_seed, s.run_seed), Purpose::identity_shift, s.step,
+                              s.network_offset + static_cast<std::uint64_t>(b));
+  const auto o = static_cast<std::int64_t>(uniform01(key, 0) * static_cast<double>(s.max_shift + 1));
+  return o < s.max_shift ? o : s.max_shift;
+}
+
+// r_nodes: [B][N][d_r], r_edges: [B][E][2 d_r].
+template <class E, class T>
+void shifted_identity_features(const E& exec, const V3<E, T>& r_nodes, const V3<E, T>& r_edges,
+                               const GraphViews<typename E::memory_space>& graph, const IdentityShift shift) {
+  const std::int64_t batch = r_nodes.extent(0), nodes = r_nodes.extent(1), dr = r_nodes.extent(2);
+  const auto node_type = graph.node_type, node_index = graph.node_index_in_type;
   Kokkos::parallel_for(
-      "hnet::draw_identity_features::edges", Kokkos::RangePolicy<E>(exec, 0, batch * edges * 2 * dr),
+      "hnet::shifted_identity_features::nodes", Kokkos::RangePolicy<E>(exec, 0, batch * nodes * dr),
       KOKKOS_LAMBDA(const std::int64_t flat) {
-        const std::int64_t b = flat / (edges * 2 * dr), e = (flat / (2 * dr)) % edges, c = flat % (2 * dr);
-        r_edges(b, e, c) = c < dr ? r_nodes(b, source(e), c) : r_nodes(b, target(e), c - dr);
+        const std::int64_t b = flat / (nodes * dr), v = (flat / dr) % nodes, c = flat % dr;
+        const std::int64_t type = node_type(v), o = identity_offset(shift, b);
+        const std::int64_t index = node_index(v) + (type == 0 ? o : type == 1 ? o * shift.hidden_per_input : 0);
+        const RngKey key = make_key(shift.identity_seed, Purpose::identity_features, static_cast<std::uint64_t>(type),
+                                    static_cast<std::uint64_t>(index));
+        r_nodes(b, v, c) = static_cast<T>(shift.scale * normal(key, static_cast<std::uint64_t>(c)));
       });
+  identity_edges_from_nodes(exec, r_edges, r_nodes, graph);
 }
 
 }  // namespace hnet::kernels

@@ -21,6 +21,7 @@ enum class Purpose : std::uint64_t {
   size_draws = 9,
   identity_draws = 10,
   identity_positional = 11,
+  identity_shift = 12,
 };
 
 // splitmix64's finaliser: a bijection on 64-bit integers with full avalanche.

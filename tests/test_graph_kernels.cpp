@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "hnet/graph.hpp"
+#include "hnet/hypernet_layout.hpp"
+#include "hnet/identity_features.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/beta_conditioning.hpp"
 #include "kernels/identity.hpp"
@@ -576,4 +578,55 @@ TEST(IdentityDraw, PerNetworkFeaturesAreKeyedByStepNetworkAndNode) {
   const double count = static_cast<double>(nodes.size()), mean = sum / count;
   EXPECT_NEAR(mean, 0.0, 0.5);
   EXPECT_NEAR(std::sqrt(sum_sq / count - mean * mean), 2.0, 0.5) << "scale 2: standard deviation 2";
+}
+
+// Shifted identity features (model.md §4, identity_draw = shifted): without the shift they are the
+// fixed features; with it, network b sees the fixed vectors of inputs i + o_b and hidden units
+// j + 3·o_b (m = 3n), the output its own, o_b in 0 … max drawn per (step, global network), so a
+// rank's slice gets the whole batch's bits.
+TEST(IdentityDraw, ShiftedFeaturesAreFixedFeaturesOfShiftedIndices) {
+  const std::int64_t n = 4, m = 12, N = n + m + 1, E = n * m + m, dr = 5, B = 16, max_shift = 3;
+  const auto graph = hnet::build_graph(n, m);
+  const auto host = hnet::build_host_graph(n, m);
+  hnet::ModelShape shape;
+  shape.identity_dim = dr, shape.identity_seed = 7, shape.identity_scale = 2.0;
+  auto draw = [&](std::int64_t batch, std::uint64_t offset, bool shift) {
+    hnet::View3<double> nodes("hnet::test::r_nodes", batch, N, dr), edges("hnet::test::r_edges", batch, E, 2 * dr);
+    hk::shifted_identity_features(hnet::ExecSpace(), nodes, edges, graph, {7, 3, 11, offset, 2.0, max_shift, m / n, shift});
+    return std::make_pair(to_vector(nodes), to_vector(edges));
+  };
+  // Unshifted: every network gets the fixed features (identity_features.cpp), bit for bit.
+  const std::vector<double> fixed = hnet::fixed_identity_features(shape, host);
+  const Vec unshifted = draw(2, 0, false).first;
+  for (std::int64_t b = 0; b < 2; ++b)
+    EXPECT_TRUE(std::equal(fixed.begin(), fixed.end(), unshifted.begin() + b * N * dr)) << "network " << b;
+  // Shifted: the fixed features of larger graphs, read at the shifted indices.
+  const std::vector<double> wide =
+      hnet::fixed_identity_features(shape, hnet::build_host_graph(n + max_shift, m + (m / n) * max_shift));
+  const std::int64_t wide_n = n + max_shift, wide_m = m + (m / n) * max_shift;
+  const auto [nodes, edges] = draw(B, 0, true);
+  std::vector<int> seen(max_shift + 1, 0);
+  for (std::int64_t b = 0; b < B; ++b) {
+    const hk::IdentityShift keys{7, 3, 11, 0, 2.0, max_shift, m / n, true};
+    const std::int64_t o = hk::identity_offset(keys, b);
+    ASSERT_GE(o, 0);
+    ASSERT_LE(o, max_shift);
+    ++seen[o];
+    for (std::int64_t v = 0; v < N; ++v) {
+      const std::int64_t type = host.node_type(v), index = host.node_index_in_type(v);
+      const std::int64_t w = type == 0   ? index + o
+                             : type == 1 ? hnet::node_of_hidden(wide_n, index + (m / n) * o)
+                                         : hnet::node_of_output(wide_n, wide_m);
+      for (std::int64_t c = 0; c < dr; ++c)
+        ASSERT_EQ(nodes[(b * N + v) * dr + c], wide[w * dr + c]) << "network " << b << " node " << v;
+    }
+    for (std::int64_t e = 0; e < E; ++e)
+      for (std::int64_t c = 0; c < dr; ++c) {
+        ASSERT_EQ(edges[(b * E + e) * 2 * dr + c], nodes[(b * N + host.edge_source(e)) * dr + c]);
+        ASSERT_EQ(edges[(b * E + e) * 2 * dr + dr + c], nodes[(b * N + host.edge_target(e)) * dr + c]);
+      }
+  }
+  for (std::int64_t o = 0; o <= max_shift; ++o) EXPECT_GT(seen[o], 0) << "offset " << o << " never drawn in 16 networks";
+  const Vec last_alone = draw(1, B - 1, true).first;  // network 15 on a rank of its own
+  EXPECT_TRUE(std::equal(last_alone.begin(), last_alone.end(), nodes.begin() + (B - 1) * N * dr));
 }

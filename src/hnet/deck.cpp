@@ -70,7 +70,7 @@ struct EnumNames<SigmaParam> {
 };
 template <>
 struct EnumNames<IdentityDraw> {
-  static constexpr std::array<const char*, 3> names{{"fixed", "per_network", "positional"}};
+  static constexpr std::array<const char*, 4> names{{"fixed", "per_network", "positional", "shifted"}};
 };
 template <>
 struct EnumNames<Objective> {
@@ -491,9 +491,13 @@ void add_model_keys(Schema& s) {
         "factor on the identity features r_v (0 removes them)");
   m.add("identity_draw", &ModelConfig::identity_draw,
         "fixed: one r_v per node index; per_network: r_v drawn afresh for every generated network; "
-        "positional: r_v a function of the node's relative position index/(count-1) within its type");
+        "positional: r_v a function of the node's relative position index/(count-1) within its type; "
+        "shifted: in training, network b sees the fixed r_v of index i+o (inputs) and j+hidden_ratio*o "
+        "(hidden units), o drawn per network and step from 0..identity_shift; o = 0 in evaluation");
   m.add("identity_frequency", &ModelConfig::identity_frequency, closed(0.0, 1000.0),
         "positional identity features: spread of their frequencies, in cycles over a type's index range");
+  m.add("identity_shift", &ModelConfig::identity_shift, ints(0, 4096),
+        "shifted identity features: largest offset o of the input indices");
   m.add("type_scale", &ModelConfig::type_scale, closed(0.0, 1000.0),
         "standard deviation of the initial type vectors T, S (encoder and decoder)");
   m.add("phi_hidden", &ModelConfig::phi_hidden, ints(1, kMaxWidth), "hidden width of MLP_phi");

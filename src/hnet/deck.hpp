@@ -16,7 +16,7 @@ enum class TargetNorm { l1, l2sq, linf };
 enum class Readout { edge, edge_bilinear };
 enum class Prior { standard, learned };
 enum class SigmaParam { bounded, softplus };
-enum class IdentityDraw { fixed, per_network, positional };
+enum class IdentityDraw { fixed, per_network, positional, shifted };
 enum class Objective { log_sum, sum, log_loss };
 enum class NonFinitePolicy { stop, skip };
 enum class CurriculumDirection { up, down, ends, low_then_ends };
@@ -59,6 +59,7 @@ struct ModelConfig {
   double identity_scale = 1.0;
   IdentityDraw identity_draw = IdentityDraw::fixed;
   double identity_frequency = 4.0;
+  int64_t identity_shift = 8;
   double type_scale = 1.0;
   int64_t phi_hidden = 64;
   int64_t phi_dim = 16;

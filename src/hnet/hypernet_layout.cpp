@@ -35,7 +35,7 @@ ModelShape model_shape(const Deck& deck) {
   s.prior_scale = m.prior_scale, s.rho_bias_init = m.rho_bias_init, s.u_init = m.u_init;
   s.identity_scale = m.identity_scale, s.type_scale = m.type_scale;
   s.posterior_identity = m.posterior_identity, s.identity_seed = m.identity_seed;
-  s.identity_frequency = m.identity_frequency;
+  s.identity_frequency = m.identity_frequency, s.identity_shift = m.identity_shift;
   s.identity_draw = m.identity_draw;
   s.train_m = deck.target.hidden();
   s.target_mean = target_mean(deck.task.input, deck.task.target, deck.target.n);

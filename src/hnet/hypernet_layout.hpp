@@ -22,6 +22,7 @@ struct ModelShape {
   std::uint64_t identity_seed = 1;
   IdentityDraw identity_draw = IdentityDraw::fixed;  // model.md §4
   double identity_frequency = 4.0;                   // positional features: σ of the frequencies
+  std::int64_t identity_shift = 8;                   // shifted features: largest input offset
   // Only initial values depend on the training size: γ_w1 = ln(1/√m), b1's bias = E[y].
   std::int64_t train_m = 48;
   double target_mean = 0.0;

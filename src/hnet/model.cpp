@@ -269,7 +269,8 @@ struct Model<T>::Impl {
 
     r_nodes = alloc.view("r_nodes", N, dr);
     r_edges = alloc.view("r_edges", Edges, 2 * dr);
-    if (!counting && s.identity_draw != IdentityDraw::per_network) fill_identity_features();
+    const bool drawn_per_step = s.identity_draw == IdentityDraw::per_network || s.identity_draw == IdentityDraw::shifted;
+    if (!counting && !drawn_per_step) fill_identity_features();
 
     enc_h0 = alloc.act("enc_h0", N, d, false);
     enc_e0 = alloc.act("enc_e0", Edges, d, false);
@@ -504,11 +505,15 @@ struct Model<T>::Impl {
     hk::phi_forward(exec, phi, phi_a1, phi_a2, u, Q, phi_layout());
     hk::generate_parameters_forward(exec, P, theta_slice(theta, L.theta_p0, L.p()), u_matrix(theta), phi);
 
-    // Identity features (model.md §4): fixed ones were filled once; per-network ones are drawn
-    // for these networks (run seed, step, global network index).
+    // Identity features (model.md §4): fixed ones were filled once; per-network and shifted ones
+    // are drawn for these networks (run seed, step, global network index).
     if (s.identity_draw == IdentityDraw::per_network)
       hk::draw_identity_features(exec, r_nodes, r_edges, graph,
                                  {s.identity_seed, in.seed, in.step, in.network_offset, s.identity_scale});
+    if (s.identity_draw == IdentityDraw::shifted)
+      hk::shifted_identity_features(exec, r_nodes, r_edges, graph,
+                                    {s.identity_seed, in.seed, in.step, in.network_offset, s.identity_scale,
+                                     s.identity_shift, m / n, in.shift_identity});
 
     // Encoder (posterior path): ĥ = T̂_type + A_r r_v, ê = Ŝ_type.
     hk::type_embedding_forward(exec, enc_h0.v, graph.node_type, P, L.enc_node_type, false);

@@ -28,6 +28,7 @@ struct StepInputs {
   std::uint64_t network_offset = 0; // global index of the first local network (data parallelism)
   std::int64_t batch_total = 0;     // networks in the whole step (all ranks); 0 = local batch
   bool use_mean = false;            // posterior mean instead of a sample
+  bool shift_identity = false;      // identity_draw = shifted: draw the index offsets (training)
   double kl_factor = 1.0;           // KL warm-up factor
   Objective objective = Objective::log_sum;
 };

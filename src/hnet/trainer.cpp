@@ -250,6 +250,7 @@ StepStatistics Trainer::take_step(const TrainingJob& job, std::int64_t step) {
   in.seed = job.seed, in.step = static_cast<std::uint64_t>(step);
   in.network_offset = static_cast<std::uint64_t>(group_.local_begin);
   in.batch_total = batch, in.kl_factor = kl_warmup_factor(tc_, step), in.objective = tc_.objective;
+  in.shift_identity = true;
   const std::int64_t n = step_size(deck_, sizes_, job.seed, step);
   Model<float>& model = *models_[std::find(sizes_.begin(), sizes_.end(), n) - sizes_.begin()];
   const StepResult r = model.forward(theta_, in);
