@@ -340,7 +340,7 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
   // per host work item: paper-size backward 59 → 39 ms on 2 cores); at other widths ≤ 32 in a
   // local array.
   const std::int64_t chunks = generate_parameters_chunks(p);
-  if (dim == 16) {  // the usual width: a host work item takes two networks of a chunk, the sums in registers
+  if (dim == 16) {  // the usual width: the sums in registers, two networks of a chunk per host work item
     constexpr int networks = on_host<E> ? 2 : 1;
     const std::int64_t groups = (batch + networks - 1) / networks;
     Kokkos::parallel_for(
@@ -351,29 +351,31 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
           const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
           beta_detail::dphi_chunk_partials<16, networks>(dphi_partials, dP, U, chunk, b0, batch, i0, i1);
         });
-  } else Kokkos::parallel_for(
-      "hnet::generate_parameters_backward::phi", Kokkos::RangePolicy<E>(exec, 0, chunks * batch),
-      KOKKOS_LAMBDA(const std::int64_t flat) {
-        const std::int64_t chunk = flat / batch, b = flat % batch;
-        const std::int64_t i0 = chunk * generate_parameters_chunk;
-        const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
-        double* partial = &dphi_partials(b, chunk, 0);
-        if (dim <= beta_detail::phi_register_dim) {
-          double acc[beta_detail::phi_register_dim] = {};
-          for (std::int64_t i = i0; i < i1; ++i) {
-            const double g = dP(b, i);
-            const T* u = &U(i, 0);
-            for (std::int64_t c = 0; c < dim; ++c) acc[c] += static_cast<double>(u[c]) * g;
+  } else {
+    Kokkos::parallel_for(
+        "hnet::generate_parameters_backward::phi", Kokkos::RangePolicy<E>(exec, 0, chunks * batch),
+        KOKKOS_LAMBDA(const std::int64_t flat) {
+          const std::int64_t chunk = flat / batch, b = flat % batch;
+          const std::int64_t i0 = chunk * generate_parameters_chunk;
+          const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
+          double* partial = &dphi_partials(b, chunk, 0);
+          if (dim <= beta_detail::phi_register_dim) {
+            double acc[beta_detail::phi_register_dim] = {};
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const double g = dP(b, i);
+              const T* u = &U(i, 0);
+              for (std::int64_t c = 0; c < dim; ++c) acc[c] += static_cast<double>(u[c]) * g;
+            }
+            for (std::int64_t c = 0; c < dim; ++c) partial[c] = acc[c];
+          } else {
+            for (std::int64_t c = 0; c < dim; ++c) partial[c] = 0;
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const double g = dP(b, i);
+              for (std::int64_t c = 0; c < dim; ++c) partial[c] += static_cast<double>(U(i, c)) * g;
+            }
           }
-          for (std::int64_t c = 0; c < dim; ++c) partial[c] = acc[c];
-        } else {
-          for (std::int64_t c = 0; c < dim; ++c) partial[c] = 0;
-          for (std::int64_t i = i0; i < i1; ++i) {
-            const double g = dP(b, i);
-            for (std::int64_t c = 0; c < dim; ++c) partial[c] += static_cast<double>(U(i, c)) * g;
-          }
-        }
-      });
+        });
+  }
   Kokkos::parallel_for(
       "hnet::generate_parameters_backward::phi_sum", Kokkos::RangePolicy<E>(exec, 0, batch * dim),
       KOKKOS_LAMBDA(const std::int64_t flat) {
