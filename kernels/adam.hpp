@@ -35,9 +35,9 @@ KOKKOS_FORCEINLINE_FUNCTION void adam_element(T& theta, T& m, T& v, const T grad
 // Elements begin … end − 1 on the host, through restrict pointers and local copies of the
 // constants, so that the loop vectorises.
 template <class T>
-KOKKOS_INLINE_FUNCTION void adam_block(T* __restrict__ theta, T* __restrict__ m, T* __restrict__ v, const T* __restrict__ grad,
-                       std::int64_t begin, std::int64_t end, const AdamStep s, const double correction1,
-                       const double correction2) {
+KOKKOS_INLINE_FUNCTION void adam_block(T* __restrict__ theta, T* __restrict__ m, T* __restrict__ v,
+                                       const T* __restrict__ grad, std::int64_t begin, std::int64_t end,
+                                       const AdamStep s, const double correction1, const double correction2) {
   for (std::int64_t i = begin; i < end; ++i) adam_element(theta[i], m[i], v[i], grad[i], s, correction1, correction2);
 }
 }  // namespace adam_detail
