@@ -212,7 +212,8 @@ KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_ti
 // One team (one thread) per tile of columns: no element depends on the thread count.
 constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per team: φ's packs amortised
 // Packs per GEMM call: SerialGemm's inner blocks are then 4 × 1 (4 networks × one pack), which
-// fit AVX2's 16 registers; 4 packs (4 × 4 blocks) spilled: paper-size forward 22.3 → 14.8 ms.
+// fit AVX2's 16 registers; 4 packs (4 × 4 blocks) spilled: paper-size forward 22.3 → 14.8 ms. With
+// one pack per call no block is ever a partial one in the columns either.
 constexpr std::int64_t simd_block_packs = 1;
 
 template <class E, class T>
@@ -226,19 +227,25 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
   using Packs = Kokkos::View<Pack**, Kokkos::LayoutRight, typename E::scratch_memory_space, Kokkos::MemoryUnmanaged>;
   const std::int64_t batch = P.extent(0), p = P.extent(1), dim = U.extent(1);
   const std::int64_t tiles = (p + generate_parameters_host_tile - 1) / generate_parameters_host_tile;
+  // The rows (networks) padded with zero rows of φ to whole register blocks of SerialGemm: a
+  // partial block (a rank holding 1, 2 or 3 networks more than a multiple of 4) would take its
+  // generic path, which adds each product to P0 in turn instead of summing in a register first,
+  // and so would make P's bits depend on how ranks split the batch.
+  constexpr std::int64_t block_rows = KB::Algo::Gemm::Blocked::mb<Kokkos::HostSpace>();
+  const std::int64_t rows = (batch + block_rows - 1) / block_rows * block_rows;
   // The packs are carved by hand from one aligned block: a pack may be a vector type that needs
   // its own alignment (__m512d: 64 bytes), and a View's share of team scratch is aligned to 8.
-  const std::int64_t phi_count = batch * dim, ut_count = dim * simd_block_packs, c_count = batch * simd_block_packs;
+  const std::int64_t phi_count = rows * dim, ut_count = dim * simd_block_packs, c_count = rows * simd_block_packs;
   const std::size_t packs_bytes = static_cast<std::size_t>(phi_count + ut_count + c_count) * sizeof(Pack);
   Kokkos::parallel_for(
       "hnet::generate_parameters_forward",
       Policy(exec, tiles, 1).set_scratch_size(0, Kokkos::PerTeam(packs_bytes + alignof(Pack))),
       KOKKOS_LAMBDA(const typename Policy::member_type& team) {
         Pack* const base = static_cast<Pack*>(team.team_scratch(0).get_shmem_aligned(packs_bytes, alignof(Pack)));
-        const Packs phi_packs(base, batch, dim), Ut(base + phi_count, dim, simd_block_packs),
-            C(base + phi_count + ut_count, batch, simd_block_packs);
-        for (std::int64_t b = 0; b < batch; ++b)
-          for (std::int64_t c = 0; c < dim; ++c) phi_packs(b, c) = Pack(phi(b, c));
+        const Packs phi_packs(base, rows, dim), Ut(base + phi_count, dim, simd_block_packs),
+            C(base + phi_count + ut_count, rows, simd_block_packs);
+        for (std::int64_t b = 0; b < rows; ++b)
+          for (std::int64_t c = 0; c < dim; ++c) phi_packs(b, c) = Pack(b < batch ? phi(b, c) : T(0));
         const std::int64_t begin = team.league_rank() * generate_parameters_host_tile;
         const std::int64_t end = begin + generate_parameters_host_tile < p ? begin + generate_parameters_host_tile : p;
         for (std::int64_t i0 = begin; i0 < end; i0 += block) {
@@ -250,7 +257,7 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
               p0[l] = k < width ? P0(i0 + k) : T(0);
               for (std::int64_t c = 0; c < dim; ++c) Ut(c, g)[l] = k < width ? U(i0 + k, c) : T(0);
             }
-            for (std::int64_t b = 0; b < batch; ++b) C(b, g) = p0;
+            for (std::int64_t b = 0; b < rows; ++b) C(b, g) = p0;
           }
           const auto in_block = Kokkos::make_pair(std::int64_t(0), packs);
           Gemm::invoke(T(1), phi_packs, Kokkos::subview(Ut, Kokkos::ALL, in_block), T(1),

@@ -538,6 +538,25 @@ TEST_P(GenerateParametersWidth, MatchesHostReference) {
 }
 INSTANTIATE_TEST_SUITE_P(GenerateParameters, GenerateParametersWidth, ::testing::Values(4, 5, 16));
 
+// A rank holds any number of the step's networks: P of a network must not depend on how many share
+// its call (1, 2 or 3 more than a multiple of the GEMM's 4-row register blocks included).
+TEST(GenerateParameters, ForwardBitsDoNotDependOnTheBatchSplit) {
+  const std::int64_t B = 7, p = 3000, dim = 16;
+  const Vec P0 = random_vector(p, 1600), U = random_vector(p * dim, 1601, 1e-3), phi = random_vector(B * dim, 1602);
+  auto forward = [&](std::int64_t first, std::int64_t count) {
+    const Vec rows(phi.begin() + first * dim, phi.begin() + (first + count) * dim);
+    hnet::View2<float> P("P", count, p);
+    hk::generate_parameters_forward(hnet::ExecSpace(), P, view<float>("P0", P0, p), view<float>("U", U, p, dim),
+                                    view<float>("phi", rows, count, dim));
+    return to_vector(P);
+  };
+  const Vec whole = forward(0, B);
+  for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 2}, {2, 3}, {5, 2}, {3, 1}, {1, 5}}) {
+    const Vec part = forward(first, count);
+    expect_bits(part, Vec(whole.begin() + first * p, whole.begin() + (first + count) * p), "networks split");
+  }
+}
+
 TEST(GenerateParameters, DeterministicAndBatchIndependent) {
   const std::int64_t B = 4, p = 20000, dim = 16;
   const Vec P0 = random_vector(p, 1500), U = random_vector(p * dim, 1501, 1e-3);
