@@ -18,7 +18,7 @@ using hnet::testing::from_vector;
 using hnet::testing::to_vector;
 using Vec = std::vector<double>;
 
-// A float view of N(0, scale²) numbers, and its values (already rounded to float) on the host.
+// A float view of N(0, scale²) numbers; to_vector gives the references their float values.
 hnet::View1<float> normal_view(std::int64_t count, unsigned seed, double scale = 1.0) {
   hnet::View1<float> view("hnet::test::values", count);
   hnet::testing::fill_normal(view, seed, scale);
