@@ -551,9 +551,11 @@ TEST(GenerateParameters, ForwardBitsDoNotDependOnTheBatchSplit) {
     return to_vector(P);
   };
   const Vec whole = forward(0, B);
-  for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 2}, {2, 3}, {5, 2}, {3, 1}, {1, 5}}) {
-    const Vec part = forward(first, count);
-    expect_bits(part, Vec(whole.begin() + first * p, whole.begin() + (first + count) * p), "networks split");
+  const std::pair<std::int64_t, std::int64_t> splits[] = {{0, 2}, {2, 3}, {5, 2}, {3, 1}, {1, 5}};  // first, count
+  for (const auto& split : splits) {
+    const Vec part = forward(split.first, split.second);
+    expect_bits(part, Vec(whole.begin() + split.first * p, whole.begin() + (split.first + split.second) * p),
+                "networks split");
   }
 }
 
