@@ -93,15 +93,36 @@ KOKKOS_INLINE_FUNCTION void dphi_chunk_partials(const V3D& partials, const V2T& 
     if (valid[k]) HNET_UNROLL for (int c = 0; c < D; ++c) partials(b0 + k, chunk, c) = acc[k][c];
 }
 
+// dU[i0 + j][c + q] += Σ_b dP[b][i0 + j]·φ[b][c + q] for j < L and q < C, the C columns' sums
+// advanced by one pairwise counter (its branches then serve C times the sums; each lane's sum is
+// the same for any C).
+template <int C, int L, class V2T>
+KOKKOS_INLINE_FUNCTION void du_column_sums(const V2T& dU, const V2T& dP, const V2T& phi, std::int64_t i0,
+                                           std::int64_t batch, std::int64_t c) {
+  using T = typename V2T::non_const_value_type;
+  PairwiseLanes<T, C * L> sum;
+  T v[C * L], out[C * L];
+  for (std::int64_t b = 0; b < batch; ++b) {
+    HNET_UNROLL for (int q = 0; q < C; ++q) {
+      const T f = phi(b, c + q);
+      HNET_UNROLL for (int j = 0; j < L; ++j) v[q * L + j] = dP(b, i0 + j) * f;
+    }
+    sum.add(v);
+  }
+  sum.total(out);
+  HNET_UNROLL for (int q = 0; q < C; ++q)
+    HNET_UNROLL for (int j = 0; j < L; ++j) dU(i0 + j, c + q) += out[q * L + j];
+}
+
 // dP0[i0 + j] += Σ_b dP[b][i0 + j] and dU[i0 + j][c] += Σ_b dP[b][i0 + j]·φ[b][c] for j < L, every
 // sum over the networks in the pairwise tree.
 template <int L, class V1T, class V2T>
 KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& dP, const V2T& phi, std::int64_t i0,
                                       std::int64_t batch, std::int64_t dim, bool want_p0, bool want_u) {
   using T = typename V2T::non_const_value_type;
-  T v[L], out[L];
   if (want_p0) {
     PairwiseLanes<T, L> sum;
+    T v[L], out[L];
     for (std::int64_t b = 0; b < batch; ++b) {
       HNET_UNROLL for (int j = 0; j < L; ++j) v[j] = dP(b, i0 + j);
       sum.add(v);
@@ -111,29 +132,11 @@ KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& 
   }
   if (!want_u) return;
   std::int64_t c = 0;
-  // On CPUs (L > 1) two columns of dU per counter: its branches serve twice the sums (paper-size
-  // GenerateParametersBackward 45 → 35 ms on 2 cores; 4 columns: 49 ms). A GPU thread keeps one.
-  if constexpr (L > 1) for (; c + 1 < dim; c += 2) {
-    PairwiseLanes<T, 2 * L> sum;
-    T v2[2 * L], out2[2 * L];
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const T f0 = phi(b, c), f1 = phi(b, c + 1);
-      HNET_UNROLL for (int j = 0; j < L; ++j) v2[j] = dP(b, i0 + j) * f0, v2[L + j] = dP(b, i0 + j) * f1;
-      sum.add(v2);
-    }
-    sum.total(out2);
-    HNET_UNROLL for (int j = 0; j < L; ++j) dU(i0 + j, c) += out2[j], dU(i0 + j, c + 1) += out2[L + j];
-  }
-  for (; c < dim; ++c) {
-    PairwiseLanes<T, L> sum;
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const T f = phi(b, c);
-      HNET_UNROLL for (int j = 0; j < L; ++j) v[j] = dP(b, i0 + j) * f;
-      sum.add(v);
-    }
-    sum.total(out);
-    HNET_UNROLL for (int j = 0; j < L; ++j) dU(i0 + j, c) += out[j];
-  }
+  // On CPUs (L > 1) two columns of dU per counter (paper-size GenerateParametersBackward 45 → 35 ms
+  // on 2 cores; 4 columns: 49 ms). A GPU thread keeps one.
+  if constexpr (L > 1)
+    for (; c + 1 < dim; c += 2) du_column_sums<2, L>(dU, dP, phi, i0, batch, c);
+  for (; c < dim; ++c) du_column_sums<1, L>(dU, dP, phi, i0, batch, c);
 }
 
 }  // namespace beta_detail
