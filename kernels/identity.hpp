@@ -19,6 +19,14 @@ struct IdentityDraw {
   double scale = 1.0;
 };
 
+// The fixed identity feature r_v[c] of the node with this type and index within its type
+// (model.md §4): the same for a node whatever n is. Used on the host for identity_draw = fixed
+// (src/hnet/identity_features.cpp) and on the device at shifted indices (below).
+KOKKOS_INLINE_FUNCTION double fixed_identity_feature(std::uint64_t identity_seed, double scale, std::uint64_t type,
+                                                     std::uint64_t index, std::uint64_t c) {
+  return scale * normal(make_key(identity_seed, Purpose::identity_features, type, index), c);
+}
+
 // An edge s → t carries [r_s ; r_t]: r_edges: [B][E][2 d_r] from r_nodes: [B][N][d_r].
 template <class E, class T>
 void identity_edges_from_nodes(const E& exec, const V3<E, T>& r_edges, const V3<E, T>& r_nodes,
@@ -84,9 +92,7 @@ void shifted_identity_features(const E& exec, const V3<E, T>& r_nodes, const V3<
         const std::int64_t b = flat / (nodes * dr), v = (flat / dr) % nodes, c = flat % dr;
         const std::int64_t type = node_type(v), o = identity_offset(shift, b);
         const std::int64_t index = node_index(v) + (type == 0 ? o : type == 1 ? o * shift.hidden_per_input : 0);
-        const RngKey key = make_key(shift.identity_seed, Purpose::identity_features, static_cast<std::uint64_t>(type),
-                                    static_cast<std::uint64_t>(index));
-        r_nodes(b, v, c) = static_cast<T>(shift.scale * normal(key, static_cast<std::uint64_t>(c)));
+        r_nodes(b, v, c) = static_cast<T>(fixed_identity_feature(shift.identity_seed, shift.scale, type, index, c));
       });
   identity_edges_from_nodes(exec, r_edges, r_nodes, graph);
 }

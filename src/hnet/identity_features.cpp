@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/identity.hpp"
 #include "kernels/random.hpp"
 
 namespace hnet {
@@ -40,11 +41,10 @@ std::vector<double> fixed_identity_features(const ModelShape& s, const HostGraph
     }
     return feature;
   }
-  for (std::int64_t v = 0; v < N; ++v) {
-    const auto key = hk::make_key(s.identity_seed, hk::Purpose::identity_features, g.node_type(v),
-                                  g.node_index_in_type(v));
-    for (std::int64_t c = 0; c < dr; ++c) feature[v * dr + c] = s.identity_scale * hk::normal(key, c);
-  }
+  for (std::int64_t v = 0; v < N; ++v)
+    for (std::int64_t c = 0; c < dr; ++c)
+      feature[v * dr + c] =
+          hk::fixed_identity_feature(s.identity_seed, s.identity_scale, g.node_type(v), g.node_index_in_type(v), c);
   return feature;
 }
 
