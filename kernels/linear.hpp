@@ -233,8 +233,8 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
 // dx += dy·Wᵀ: the forward's tile product on Wᵀ, which each team first writes into its scratch
 // (reading W's columns directly would cost a gather per k).
 // team_per_network: a host team takes a whole network (W transposed once per network, not once per
-// 256 rows: dx + dW 27.7 → 25.5 ms at paper size); worth it when there are 4 networks per thread to balance the
-// threads. The split into teams changes no sum.
+// 256 rows: dx + dW 27.7 → 25.5 ms at paper size); worth it when there are 4 networks per thread
+// to balance the threads. The split into teams changes no sum.
 template <class E, int NR, class T>
 void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
                        std::int64_t off_w, bool team_per_network) {

@@ -269,7 +269,8 @@ struct Model<T>::Impl {
 
     r_nodes = alloc.view("r_nodes", N, dr);
     r_edges = alloc.view("r_edges", Edges, 2 * dr);
-    const bool drawn_per_step = s.identity_draw == IdentityDraw::per_network || s.identity_draw == IdentityDraw::shifted;
+    const bool drawn_per_step =
+        s.identity_draw == IdentityDraw::per_network || s.identity_draw == IdentityDraw::shifted;
     if (!counting && !drawn_per_step) fill_identity_features();
 
     enc_h0 = alloc.act("enc_h0", N, d, false);
