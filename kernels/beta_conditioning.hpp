@@ -253,6 +253,18 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
         const std::int64_t end = begin + generate_parameters_host_tile < p ? begin + generate_parameters_host_tile : p;
         for (std::int64_t i0 = begin; i0 < end; i0 += block) {
           const std::int64_t width = i0 + block < end ? block : end - i0, packs = (width + lanes - 1) / lanes;
+          if (width == block && simd_block_packs == 1) {  // a whole pack: vector loads and stores
+            Pack p0;
+            p0.loadUnaligned(&P0(i0));
+            const T* u = &U(i0, 0);
+            const std::int64_t u_row = U.stride_0();
+            for (std::int64_t c = 0; c < dim; ++c)
+              for (std::int64_t l = 0; l < lanes; ++l) Ut(c, 0)[l] = u[l * u_row + c];
+            for (std::int64_t b = 0; b < rows; ++b) C(b, 0) = p0;
+            Gemm::invoke(T(1), phi_packs, Ut, T(1), C);
+            for (std::int64_t b = 0; b < batch; ++b) C(b, 0).storeUnaligned(&P(b, i0));
+            continue;
+          }
           for (std::int64_t g = 0; g < packs; ++g) {
             Pack p0;  // lanes past the end compute zeros
             for (std::int64_t l = 0; l < lanes; ++l) {
