@@ -348,12 +348,14 @@ void direction_gradients(const E& exec, const V3<E, T>& dkd, const V3<E, T>& dvd
 }
 }  // namespace attention_detail
 
-// dscore: [B][2E][H] scratch that receives dJ/dscore. Any input gradient may be absent.
+// dscore: [B][2E][H] scratch that receives dJ/dscore. Any input gradient may be absent. Every
+// gradient is added to, except the edges' (ky, vy) with edge_mode = Accumulate::no: assigned.
 template <class E, class T>
 void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V3<E, T>& dout,
                         const AttentionTerms<E, T>& in, const V3<E, T>& alpha, const V3<E, T>& dscore,
                         const GraphViews<typename E::memory_space>& graph, const int heads,
-                        AttentionSchedule schedule = default_attention_schedule<E>) {
+                        AttentionSchedule schedule = default_attention_schedule<E>,
+                        Accumulate edge_mode = Accumulate::yes) {
   const auto q = in.q;
   const auto dq = grad.q, dkx = grad.kx, dvx = grad.vx, dky = grad.ky, dvy = grad.vy, dkd = grad.kd, dvd = grad.vd;
   const std::int64_t batch = q.extent(0), nodes = q.extent(1), d = q.extent(2), dh = d / heads;
@@ -388,7 +390,7 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
 
   // An edge enters the keys and values of its two end nodes.
   if (present(dky) || present(dvy)) {
-    const bool want_k = present(dky), want_v = present(dvy);
+    const bool want_k = present(dky), want_v = present(dvy), add = edge_mode == Accumulate::yes;
     Kokkos::parallel_for(
         "hnet::attention_backward::edges", Kokkos::RangePolicy<E>(exec, 0, batch * edges * heads),
         KOKKOS_LAMBDA(const std::int64_t flat) {
@@ -398,9 +400,9 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
           const T kt = dscore(b, at_target, h) * scale, ks = dscore(b, at_source, h) * scale;
           const T vt = alpha(b, at_target, h), vs = alpha(b, at_source, h);
           if (want_k)
-            for (std::int64_t c = c0; c < c0 + dh; ++c) dky(b, e, c) += kt * q(b, t, c) + ks * q(b, s, c);
+            for (std::int64_t c = c0; c < c0 + dh; ++c) write_or_add(dky(b, e, c), kt * q(b, t, c) + ks * q(b, s, c), add);
           if (want_v)
-            for (std::int64_t c = c0; c < c0 + dh; ++c) dvy(b, e, c) += vt * dout(b, t, c) + vs * dout(b, s, c);
+            for (std::int64_t c = c0; c < c0 + dh; ++c) write_or_add(dvy(b, e, c), vt * dout(b, t, c) + vs * dout(b, s, c), add);
         });
   }
 

@@ -62,15 +62,15 @@ struct GainedGradientTimesNormed {  // g · x̂
   T mu, rs;
   KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return dy[c] * gain[c] * ((x[c] - mu) * rs); }
 };
-// One row's dx += rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain.
+// One row's dx += rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain (dx = … without add).
 template <class T>
 KOKKOS_INLINE_FUNCTION void add_row_dx(T* dxr, const T* dyr, const T* xr, const T* gain, T mu, T rs, std::int64_t C,
-                                       T inv_c) {
+                                       T inv_c, bool add) {
   const T mean_g = row_sum<T>(C, GainedGradient<T>{dyr, gain}) * inv_c;
   const T mean_gx = row_sum<T>(C, GainedGradientTimesNormed<T>{dyr, gain, xr, mu, rs}) * inv_c;
   for (std::int64_t c = 0; c < C; ++c) {
     const T g = dyr[c] * gain[c];
-    dxr[c] += rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx);
+    write_or_add(dxr[c], rs * (g - mean_g - (xr[c] - mu) * rs * mean_gx), add);
   }
 }
 // One row's terms of the gain and bias gradients, for `count` channels from xr/dyr on:
@@ -118,7 +118,7 @@ void layernorm_forward(const E& exec, const V3<E, T>& y, const V2<E, T>& mean, c
 template <class E, class T>
 void layernorm_backward_by_network(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
                                    const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean,
-                                   const V2<E, T>& rstd, std::int64_t off_gain, std::int64_t off_bias) {
+                                   const V2<E, T>& rstd, std::int64_t off_gain, std::int64_t off_bias, bool add) {
   using namespace layernorm_detail;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
@@ -138,7 +138,7 @@ void layernorm_backward_by_network(const E& exec, const V3<E, T>& dx, const V2<E
           const T mu = mean(b, r), rs = rstd(b, r);
           const T* xr = &x(b, r, 0);
           const T* dyr = &dy(b, r, 0);
-          add_row_dx(&dx(b, r, 0), dyr, xr, gain, mu, rs, C, inv_c);
+          add_row_dx(&dx(b, r, 0), dyr, xr, gain, mu, rs, C, inv_c, add);
           add_gain_bias_terms(dgain, dbias, dyr, xr, mu, rs, C);
         }
         for (std::int64_t c = 0; c < C; ++c) {
@@ -154,7 +154,7 @@ void layernorm_backward_by_network(const E& exec, const V3<E, T>& dx, const V2<E
 template <class E, class T>
 void layernorm_backward_by_rows(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
                                 const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean, const V2<E, T>& rstd,
-                                std::int64_t off_gain, std::int64_t off_bias) {
+                                std::int64_t off_gain, std::int64_t off_bias, bool add) {
   using namespace layernorm_detail;
   const std::int64_t B = x.extent(0), R = x.extent(1), C = x.extent(2);
   const T inv_c = T(1) / static_cast<T>(C);
@@ -165,7 +165,7 @@ void layernorm_backward_by_rows(const E& exec, const V3<E, T>& dx, const V2<E, T
           const T mu = mean(b, r), rs = rstd(b, r);
           const T* xr = &x(b, r, 0);
           const T* dyr = &dy(b, r, 0);
-          add_row_dx(&dx(b, r, 0), dyr, xr, &P(b, off_gain), mu, rs, C, inv_c);
+          add_row_dx(&dx(b, r, 0), dyr, xr, &P(b, off_gain), mu, rs, C, inv_c, add);
         });
   }
   // One work item per (network, block of channels) owns those gain and bias gradients and streams
@@ -194,19 +194,21 @@ void layernorm_backward_by_rows(const E& exec, const V3<E, T>& dx, const V2<E, T
       });
 }
 
-// dx += ∂J/∂x (skipped when dx is not present); dgain, dbias += Σ_r (at their offsets in dP).
-// Both schedules give the same bits, so the choice by thread count keeps results independent of it.
+// dx += ∂J/∂x, or dx = ∂J/∂x with dx_mode = Accumulate::no (skipped when dx is not present);
+// dgain, dbias += Σ_r (at their offsets in dP). Both schedules give the same bits, so the choice
+// by thread count keeps results independent of it.
 template <class E, class T>
 void layernorm_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy,
                         const V3<E, T>& x, const V2<E, T>& P, const V2<E, T>& mean, const V2<E, T>& rstd,
-                        std::int64_t off_gain, std::int64_t off_bias) {
+                        std::int64_t off_gain, std::int64_t off_bias, Accumulate dx_mode = Accumulate::yes) {
+  const bool add = dx_mode == Accumulate::yes;
   if constexpr (on_host<E>) {
     if (present(dx) && static_cast<std::int64_t>(x.extent(0)) >= exec.concurrency()) {
-      layernorm_backward_by_network(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias);
+      layernorm_backward_by_network(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias, add);
       return;
     }
   }
-  layernorm_backward_by_rows(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias);
+  layernorm_backward_by_rows(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias, add);
 }
 
 }  // namespace hnet::kernels

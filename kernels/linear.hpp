@@ -18,9 +18,6 @@
 
 namespace hnet::kernels {
 
-// Named arguments of linear_forward.
-enum class LinearAccumulate { no, yes };  // y = x·W + bias, or y += x·W + bias (residuals)
-
 namespace linear_detail {
 
 // MR × NR accumulators must fit the vector register file with room for the W row and a broadcast.
@@ -237,7 +234,7 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
 // to balance the threads. The split into teams changes no sum.
 template <class E, int NR, class T>
 void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
-                       std::int64_t off_w, bool team_per_network) {
+                       std::int64_t off_w, bool team_per_network, bool add) {
   constexpr int MR = Tile<E>::rows;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
@@ -262,7 +259,7 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
           const std::int64_t r0 = chunk * team_rows + (t / col_tiles) * MR, i0 = (t % col_tiles) * NR;
           if (r0 >= R) break;
           const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
-          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, true, nullptr};
+          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, add, nullptr};
           tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
         }
       });
@@ -369,33 +366,36 @@ void backward_dw(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3
 
 }  // namespace linear_detail
 
-// y = x·W + bias, or y += x·W + bias with LinearAccumulate::yes, or y = residual + x·W + bias
+// y = x·W + bias, or y += x·W + bias with Accumulate::yes, or y = residual + x·W + bias
 // when a residual (shaped like y) is present: a residual stream in one pass instead of a copy
 // followed by an accumulation.
 template <class E, class T>
 void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                    std::int64_t off_b, LinearAccumulate mode, const V3<E, T>& residual = {}) {
+                    std::int64_t off_b, Accumulate mode, const V3<E, T>& residual = {}) {
   using namespace linear_detail;
-  const bool accumulate = mode == LinearAccumulate::yes;
+  const bool accumulate = mode == Accumulate::yes;
   if (y.extent(2) >= Tile<E>::cols)
     forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate, residual);
   else
     forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate, residual);
 }
 
-// dx += dy·Wᵀ (skipped when dx is not present); dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0).
+// dx += dy·Wᵀ, or dx = dy·Wᵀ with dx_mode = Accumulate::no (skipped when dx is not present);
+// dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0).
 template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
-                     const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b) {
+                     const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b,
+                     Accumulate dx_mode = Accumulate::yes) {
   using namespace linear_detail;
   // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
   // and dy read once); otherwise work items per tile. Both give the same bits.
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
+    const bool add = dx_mode == Accumulate::yes;
     if (dx.extent(2) >= Tile<E>::cols)
-      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network);
+      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network, add);
     else
-      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network);
+      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network, add);
   }
   if (dy.extent(2) >= Tile<E>::cols)
     backward_dw<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b, by_network);

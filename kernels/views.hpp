@@ -44,6 +44,17 @@ KOKKOS_INLINE_FUNCTION constexpr int vector_lanes() {
   return on_host<E> ? 16 : 1;
 }
 
+// How a kernel writes its output: `no` assigns it, `yes` adds to what is there. A backward kernel
+// adds by default (a gradient with several consumers sums their terms); the first writer of a
+// buffer with one consumer assigns, so that buffer need not be zeroed before the backward.
+enum class Accumulate { no, yes };
+
+// out = value, or out += value: the branch is the same for every element of a kernel.
+template <class T>
+KOKKOS_FORCEINLINE_FUNCTION void write_or_add(T& out, const T value, const bool add) {
+  out = add ? out + value : value;
+}
+
 // An optional view argument is passed as a default-constructed View.
 template <class View>
 inline bool present(const View& v) {

@@ -97,7 +97,7 @@ void BM_LinearForward(benchmark::State& state) {
   const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
   F3 x = filled3(B, E, Cin, 0.5f), y = filled3(B, E, Cout, 0.f);
   F2 P = filled2(B, p, 0.01f);
-  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_forward(exec, y, x, P, 0, Cin * Cout, hk::LinearAccumulate::no); });
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_forward(exec, y, x, P, 0, Cin * Cout, hk::Accumulate::no); });
   set_counters(state, 2.0 * B * E * Cin * Cout, 4.0 * B * (E * Cin + E * Cout + p));
 }
 BENCHMARK(BM_LinearForward)->Apply(linear_sizes);

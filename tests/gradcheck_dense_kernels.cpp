@@ -89,7 +89,7 @@ TEST(LinearGradcheck, EveryElementWithBias) {
   const auto up = random_vector(y.span(), 13);
   auto objective = [&]() {
     from_vector(x, hx), from_vector(P, hP);
-    hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, hk::LinearAccumulate::no);
+    hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, hk::Accumulate::no);
     return dot(up, to_vector(y));
   };
   objective();
@@ -111,7 +111,7 @@ TEST(LinearGradcheck, WithoutBiasOrInputGradientAccumulating) {
     const auto y0 = random_vector(y.span(), 23), up = random_vector(y.span(), 24);
     auto objective = [&]() {
       from_vector(x, hx), from_vector(P, hP), from_vector(y, y0);
-      hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, -1, hk::LinearAccumulate::yes);
+      hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, -1, hk::Accumulate::yes);
       return dot(up, to_vector(y));
     };
     objective();

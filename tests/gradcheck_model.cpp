@@ -90,6 +90,30 @@ TEST_P(ModelGradcheck, ObjectiveGradientMatchesFiniteDifferences) {
   EXPECT_EQ(check_gradient_at("phi", theta.data(), analytic.data(), phi, objective, tol), 0);
 }
 
+// The model does not clear the gradient buffers whose first writer assigns them (GradStart::assigned
+// in model.cpp): a backward after another step's backward must give the bits of a fresh model's.
+// Fails if a buffer is marked assigned while its first writer adds to it.
+TEST_P(ModelGradcheck, BackwardDoesNotDependOnThePreviousStep) {
+  const Variant v = GetParam();
+  const hnet::HypernetLayout layout = hnet::build_layout(tiny_shape(v));
+  const std::int64_t B = 2, n = 3, m = 4, S = 5;
+  hnet::Model<double> reused(layout, B, n, m, S), fresh(layout, B, n, m, S);
+  hnet::View1<double> theta("theta", layout.theta_size());
+  hnet::testing::from_vector(theta, hnet::initial_theta<double>(layout, 12));
+  hnet::StepInputs earlier, later;
+  earlier.log10_beta = {0.5, -1.0}, earlier.seed = 4, earlier.step = 2;
+  later.log10_beta = {-2.5, -0.5}, later.seed = 3, later.step = 7;
+  for (hnet::StepInputs* in : {&earlier, &later}) in->objective = v.objective, in->use_mean = v.use_mean;
+  auto gradient = [&](hnet::Model<double>& model, const hnet::StepInputs& in) {
+    hnet::View1<double> dtheta("dtheta", layout.theta_size());
+    model.forward(theta, in);
+    model.backward(theta, dtheta);
+    return hnet::testing::to_vector(dtheta);
+  };
+  gradient(reused, earlier);
+  EXPECT_EQ(gradient(reused, later), gradient(fresh, later));
+}
+
 using hnet::Objective;
 using hnet::Prior;
 using hnet::Readout;

@@ -93,8 +93,8 @@ TEST(LayerNorm, BackwardSchedulesGiveTheSameBits) {
     hk::layernorm_forward(exec, y, mean, rstd, x, P, off_gain, off_bias);
     auto dx_rows = view3<float>(hdx, B, R, C), dx_networks = view3<float>(hdx, B, R, C);
     auto dP_rows = view2<float>(hdP, B, p), dP_networks = view2<float>(hdP, B, p);
-    hk::layernorm_backward_by_rows(exec, dx_rows, dP_rows, dy, x, P, mean, rstd, off_gain, off_bias);
-    hk::layernorm_backward_by_network(exec, dx_networks, dP_networks, dy, x, P, mean, rstd, off_gain, off_bias);
+    hk::layernorm_backward_by_rows(exec, dx_rows, dP_rows, dy, x, P, mean, rstd, off_gain, off_bias, true);
+    hk::layernorm_backward_by_network(exec, dx_networks, dP_networks, dy, x, P, mean, rstd, off_gain, off_bias, true);
     EXPECT_EQ(to_vector(dx_networks), to_vector(dx_rows)) << "C = " << C;
     EXPECT_EQ(to_vector(dP_networks), to_vector(dP_rows)) << "C = " << C;
   }
@@ -113,7 +113,7 @@ TEST(Linear, ForwardMatchesHostReference) {
         auto x = view3<double>(hx, B, s.R, s.Cin);
         auto y = view3<double>(hy, B, s.R, s.Cout);
         auto P = view2<double>(hP, B, p);
-        hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, accumulate ? hk::LinearAccumulate::yes : hk::LinearAccumulate::no);
+        hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, accumulate ? hk::Accumulate::yes : hk::Accumulate::no);
         Vec ref(hy.size());
         for (std::int64_t b = 0; b < B; ++b)
           for (std::int64_t r = 0; r < s.R; ++r)
@@ -135,9 +135,9 @@ TEST(Linear, ResidualEqualsCopyThenAccumulate) {
   auto P = view2<float>(hP, B, p);
   auto residual = view3<float>(hr, B, R, Cout);
   hnet::View3<float> fused("fused", B, R, Cout), stepwise("stepwise", B, R, Cout);
-  hk::linear_forward(hnet::ExecSpace(), fused, x, P, off_w, off_b, hk::LinearAccumulate::no, residual);
+  hk::linear_forward(hnet::ExecSpace(), fused, x, P, off_w, off_b, hk::Accumulate::no, residual);
   Kokkos::deep_copy(stepwise, residual);
-  hk::linear_forward(hnet::ExecSpace(), stepwise, x, P, off_w, off_b, hk::LinearAccumulate::yes);
+  hk::linear_forward(hnet::ExecSpace(), stepwise, x, P, off_w, off_b, hk::Accumulate::yes);
   const auto a = to_vector(fused), b = to_vector(stepwise);
   for (std::size_t k = 0; k < a.size(); ++k) ASSERT_EQ(a[k], b[k]) << "element " << k;
 }
@@ -186,8 +186,8 @@ void expect_linear_schedules_agree(std::int64_t R, std::int64_t Cin, std::int64_
   auto dx_tiles = view3<float>(hdx, B, R, Cin), dx_networks = view3<float>(hdx, B, R, Cin);
   auto dP_tiles = view2<float>(hdP, B, p), dP_networks = view2<float>(hdP, B, p);
   const hnet::ExecSpace exec;
-  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_tiles, dy, P, off_w, false);
-  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_networks, dy, P, off_w, true);
+  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_tiles, dy, P, off_w, false, true);
+  ld::backward_dx_tiles<hnet::ExecSpace, NR>(exec, dx_networks, dy, P, off_w, true, true);
   ld::backward_dw_tiles<hnet::ExecSpace, NR>(exec, dP_tiles, dy, x, off_w, off_b);
   ld::backward_dw_by_network<hnet::ExecSpace, NR>(exec, dP_networks, dy, x, off_w, off_b);
   const std::string shape = "R " + std::to_string(R) + " Cin " + std::to_string(Cin) + " Cout " + std::to_string(Cout);
@@ -369,7 +369,7 @@ struct DenseRun {
       auto P = view2<float>(in[P_lin], B, p_lin);
       F3 y("y", B, R, Cout), dx("dx", B, R, Cin);
       F2 dP("dP", B, p_lin);
-      hk::linear_forward(exec, y, vx, P, 0, Cin * Cout, hk::LinearAccumulate::no);
+      hk::linear_forward(exec, y, vx, P, 0, Cin * Cout, hk::Accumulate::no);
       hk::linear_backward(exec, dx, dP, vdy, vx, P, 0, Cin * Cout);
       for (auto v : {to_vector(y), to_vector(dx), to_vector(dP)}) out.push_back(v);
     }
@@ -440,6 +440,45 @@ TEST(DenseKernels, BatchEqualsItsMembersRunAlone) {
       EXPECT_EQ(std::memcmp(one[k].data(), all[k].data() + b * block, block * sizeof(double)), 0)
           << "output " << k << ", network " << b;
     }
+  }
+}
+
+// A backward kernel's assign mode (Accumulate::no) writes exactly what its add mode adds to a
+// zeroed buffer, whatever the buffer held before: the model does not clear the buffers it assigns
+// (GradStart::assigned), so a stale value, here a NaN, must not survive. Batches of 3 and 16
+// networks take both host schedules of the linear and layer-norm backward.
+template <class Backward>
+void expect_assign_equals_add_to_zero(const char* what, std::int64_t B, std::int64_t R, std::int64_t C,
+                                      const Backward& backward) {
+  hnet::View3<float> added("added", B, R, C), assigned("assigned", B, R, C);
+  Kokkos::deep_copy(assigned, std::numeric_limits<float>::quiet_NaN());
+  backward(added, hk::Accumulate::yes);
+  backward(assigned, hk::Accumulate::no);
+  EXPECT_EQ(to_vector(assigned), to_vector(added)) << what << ", B = " << B;
+}
+
+TEST(AssignMode, BackwardKernelsOverwriteWhatTheBufferHeld) {
+  const hnet::ExecSpace exec;
+  for (const std::int64_t B : {std::int64_t(3), std::int64_t(16)}) {
+    const std::int64_t R = 37, Cin = 24, Cout = 20, off_w = 2, off_b = off_w + Cin * Cout, p = off_b + Cout + 3;
+    const auto x = view3<float>(random_vector(B * R * Cin, 61), B, R, Cin);
+    const auto dy = view3<float>(random_vector(B * R * Cout, 62), B, R, Cout);
+    const auto P = view2<float>(random_vector(B * p, 63, 1.0, 0.5), B, p);
+    expect_assign_equals_add_to_zero("linear dx", B, R, Cin, [&](const hnet::View3<float>& dx, hk::Accumulate mode) {
+      hnet::View2<float> dP("dP", B, p);
+      hk::linear_backward(exec, dx, dP, dy, x, P, off_w, off_b, mode);
+    });
+    hnet::View3<float> y("y", B, R, Cin);
+    hnet::View2<float> mean("mean", B, R), rstd("rstd", B, R);
+    hk::layernorm_forward(exec, y, mean, rstd, x, P, off_w, off_w + Cin);
+    const auto dy_norm = view3<float>(random_vector(B * R * Cin, 64), B, R, Cin);
+    expect_assign_equals_add_to_zero("layer norm dx", B, R, Cin, [&](const hnet::View3<float>& dx, hk::Accumulate mode) {
+      hnet::View2<float> dP("dP", B, p);
+      hk::layernorm_backward(exec, dx, dP, dy_norm, x, P, mean, rstd, off_w, off_w + Cin, mode);
+    });
+    expect_assign_equals_add_to_zero("swish dx", B, R, Cin, [&](const hnet::View3<float>& dx, hk::Accumulate mode) {
+      hk::swish_backward(exec, dx, dy_norm, x, mode);
+    });
   }
 }
 

@@ -38,7 +38,7 @@ namespace hk = kernels;
 
 // Named arguments of the linear wrappers: write or add the product; apply the layer's bias or skip
 // it (A_k and A_v apply theirs once, to the direction rows).
-using Add = hk::LinearAccumulate;
+using Add = hk::Accumulate;
 enum class Bias { apply, skip };
 
 // Zeroes the gradient arena before each backward (62 MB at quick size, about 1 GB at paper size).
@@ -62,6 +62,14 @@ void clear_arena(const ExecSpace& exec, const View1<T>& arena) {
   }
 }
 
+// How an activation's gradient buffer starts a backward: absent (a stream's shared buffer holds
+// it), zeroed with its arena (backward adds every term to it), or assigned by its first writer,
+// which must be the first kernel of backward to touch it and is called with Accumulate::no.
+enum class GradStart { none, zeroed, assigned };
+struct ArenaSizes {
+  std::int64_t zeroed = 0, assigned = 0;  // elements
+};
+
 // An activation with its gradient; `g` stays empty where a stream shares one gradient buffer.
 template <class T>
 struct Act {
@@ -77,11 +85,17 @@ struct Allocator {
   std::int64_t batch;
   bool counting = false;
   std::size_t bytes = 0;
-  // Gradient views are carved from one arena, so that zeroing them before a backward is one
-  // launch over contiguous memory (≈120 launches otherwise). A counting pass learns its size.
+  // Gradient views are carved from two arenas. Those that backward adds to (several consumers,
+  // the residual streams, dP) come from `zeroed`, cleared before each backward in one launch over
+  // contiguous memory (≈120 launches otherwise); those whose first writer assigns them come from
+  // `assigned`, which nothing clears (most of the gradient bytes: clearing them streamed them once
+  // more per step). A counting pass learns both sizes.
   static constexpr std::int64_t arena_alignment = 16;  // elements: every carved view starts on 64 bytes
-  View1<T> arena;
-  std::int64_t arena_used = 0;
+  struct Arena {
+    View1<T> memory;
+    std::int64_t used = 0;
+  };
+  Arena zeroed, assigned;
 
   // One view's bytes. Kokkos rounds every allocation up to a multiple of 8 bytes (ViewMapping's
   // MemorySpanMask), which matters for the graph's int arrays. Saturates instead of wrapping: a
@@ -107,22 +121,27 @@ struct Allocator {
     return make<View3<T>>(name, batch, rows, cols);
   }
   View2<T> view2(const std::string& name, std::int64_t rows) { return make<View2<T>>(name, batch, rows); }
-  Act<T> act(const std::string& name, std::int64_t rows, std::int64_t cols, bool with_grad = true) {
+  Act<T> act(const std::string& name, std::int64_t rows, std::int64_t cols, GradStart start = GradStart::zeroed) {
     Act<T> a{view(name, rows, cols), {}};
-    if (with_grad) a.g = grad(rows, cols);
+    if (start != GradStart::none) a.g = grad(rows, cols, start);
     return a;
   }
-  // The arena itself: in counting mode after every grad() (its size is then known), otherwise
-  // before the first, with the size a counting pass found.
-  void open_arena(std::int64_t elements) { arena = make<View1<T>>("gradients", elements); }
-  // A [batch][rows][cols] gradient view inside the arena (unmanaged: the arena owns the memory).
-  View3<T> grad(std::int64_t rows, std::int64_t cols) {
-    const std::int64_t begin = arena_used, size = batch * rows * cols;
-    arena_used += (size + arena_alignment - 1) / arena_alignment * arena_alignment;
+  // The arenas themselves: in counting mode after every grad() (their sizes are then known),
+  // otherwise before the first, with the sizes a counting pass found.
+  void open_arenas(ArenaSizes sizes) {
+    zeroed.memory = make<View1<T>>("gradients", sizes.zeroed);
+    assigned.memory = make<View1<T>>("assigned_gradients", sizes.assigned);
+  }
+  ArenaSizes arena_sizes() const { return {zeroed.used, assigned.used}; }
+  // A [batch][rows][cols] gradient view inside an arena (unmanaged: the arena owns the memory).
+  View3<T> grad(std::int64_t rows, std::int64_t cols, GradStart start = GradStart::zeroed) {
+    Arena& arena = start == GradStart::assigned ? assigned : zeroed;
+    const std::int64_t begin = arena.used, size = batch * rows * cols;
+    arena.used += (size + arena_alignment - 1) / arena_alignment * arena_alignment;
     if (counting) return View3<T>();
-    if (arena_used > static_cast<std::int64_t>(arena.extent(0)))
-      throw std::logic_error("model workspace: the gradient arena is smaller than its counting pass said");
-    return View3<T>(arena.data() + begin, batch, rows, cols);
+    if (arena.used > static_cast<std::int64_t>(arena.memory.extent(0)))
+      throw std::logic_error("model workspace: a gradient arena is smaller than its counting pass said");
+    return View3<T>(arena.memory.data() + begin, batch, rows, cols);
   }
   View2<T> grad2(std::int64_t rows) {
     const View3<T> v = grad(rows, 1);
@@ -155,8 +174,9 @@ struct Normed {
   Act<T> out;
   View2<T> mean, rstd;
   Normed() = default;
-  Normed(Allocator<T>& alloc, const std::string& name, std::int64_t rows, std::int64_t cols)
-      : out(alloc.act(name, rows, cols)), mean(alloc.view2(name + "_mean", rows)), rstd(alloc.view2(name + "_rstd", rows)) {}
+  Normed(Allocator<T>& alloc, const std::string& name, std::int64_t rows, std::int64_t cols,
+         GradStart start = GradStart::zeroed)
+      : out(alloc.act(name, rows, cols, start)), mean(alloc.view2(name + "_mean", rows)), rstd(alloc.view2(name + "_rstd", rows)) {}
 };
 
 template <class T>
@@ -169,13 +189,17 @@ struct BlockActs {
   hk::AttentionTerms<ExecSpace, T> terms() const { return {q.v, kx.v, vx.v, ky.v, vy.v, kd.v, vd.v}; }
   hk::AttentionTerms<ExecSpace, T> term_gradients() const { return {q.g, kx.g, vx.g, ky.g, vy.g, kd.g, vd.g}; }
 
+  // Assigned gradients: block_backward's first writer of each is called with Accumulate::no.
+  static constexpr GradStart first = GradStart::assigned;
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
-      : g(a.act(p + "g", E, 3 * d)), e_a1(a.act(p + "e_a1", E, 2 * d)), e_s1(a.act(p + "e_s1", E, 2 * d)),
-        g_ln(a, p + "g_ln", E, 3 * d), xq(a, p + "xq", N, d), yk(a, p + "yk", E, d), n_ln(a, p + "n_ln", N, d),
+      : g(a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
+        e_s1(a.act(p + "e_s1", E, 2 * d, first)), g_ln(a, p + "g_ln", E, 3 * d, first), xq(a, p + "xq", N, d, first),
+        yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
         e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
-        q(a.act(p + "q", N, d)), kx(a.act(p + "kx", N, d)), vx(a.act(p + "vx", N, d)), ky(a.act(p + "ky", E, d)),
-        vy(a.act(p + "vy", E, d)), dirs(a.act(p + "dirs", 2, d)), kd(a.act(p + "kd", 2, d)), vd(a.act(p + "vd", 2, d)),
-        att(a.act(p + "att", N, d)), a3(a.act(p + "a3", N, 2 * d)), s3(a.act(p + "s3", N, 2 * d)),
+        q(a.act(p + "q", N, d)), kx(a.act(p + "kx", N, d)), vx(a.act(p + "vx", N, d)), ky(a.act(p + "ky", E, d, first)),
+        vy(a.act(p + "vy", E, d, first)), dirs(a.act(p + "dirs", 2, d)), kd(a.act(p + "kd", 2, d)),
+        vd(a.act(p + "vd", 2, d)), att(a.act(p + "att", N, d, first)), a3(a.act(p + "a3", N, 2 * d, first)),
+        s3(a.act(p + "s3", N, 2 * d, first)),
         alpha(a.view(p + "alpha", 2 * E, H)), dscore(a.view(p + "dscore", 2 * E, H)) {}
 };
 
@@ -186,9 +210,11 @@ struct LatentActs {
   View3<T> sigma, eps, after;  // `after` = state + inject(z): the stream value after this level
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> kl_rows;
 
+  // Assigned gradients: latent_backward's first writer of each is called with Accumulate::no.
+  static constexpr GradStart first = GradStart::assigned;
   LatentActs(Allocator<T>& a, const std::string& p, std::int64_t R, std::int64_t d, std::int64_t k, bool learned)
-      : cat(a.act(p + "cat", R, 2 * d)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k)),
-        cat_ln(a, p + "cat_ln", R, 2 * d), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
+      : cat(a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k, first)),
+        cat_ln(a, p + "cat_ln", R, 2 * d, first), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
         after(a.view(p + "after", R, d)),
         kl_rows(a.template make<decltype(kl_rows)>(p + "kl_rows", a.batch, R)) {
     if (learned) {
@@ -242,14 +268,14 @@ struct Model<T>::Impl {
   bool last_evaluated = false;
   double flops = 0.0;
 
-  // arena_elements: the gradient arena's size from a counting pass (ignored when counting).
+  // arenas: the gradient arenas' sizes from a counting pass (ignored when counting).
   Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
-       kernels::InputKind input_, kernels::NormKind norm_, bool counting = false, std::int64_t arena_elements = 0)
+       kernels::InputKind input_, kernels::NormKind norm_, bool counting = false, ArenaSizes arenas = {})
       : L(layout), B(batch), n(n_), m(m_), S(samples), N(n_ + m_ + 1), Edges(n_ * m_ + m_), d(layout.shape.d),
-        H(layout.shape.heads), k(layout.shape.latent), input(input_), norm(norm_), alloc{batch, counting, 0, {}, 0} {
+        H(layout.shape.heads), k(layout.shape.latent), input(input_), norm(norm_), alloc{batch, counting, 0, {}, {}} {
     const ModelShape& s = L.shape;
     const std::int64_t p = L.p(), dphi_ = s.phi_dim, dr = s.identity_dim;
-    if (!counting) alloc.open_arena(arena_elements);
+    if (!counting) alloc.open_arenas(arenas);
     graph = alloc.graph(n, m);
     direction_types = alloc.template make<View1<int>>("direction_types", 2);
     if (!counting) {
@@ -273,10 +299,10 @@ struct Model<T>::Impl {
         s.identity_draw == IdentityDraw::per_network || s.identity_draw == IdentityDraw::shifted;
     if (!counting && !drawn_per_step) fill_identity_features();
 
-    enc_h0 = alloc.act("enc_h0", N, d, false);
-    enc_e0 = alloc.act("enc_e0", Edges, d, false);
-    dec_h0 = alloc.act("dec_h0", N, d, false);
-    dec_e0 = alloc.act("dec_e0", Edges, d, false);
+    enc_h0 = alloc.act("enc_h0", N, d, GradStart::none);
+    enc_e0 = alloc.act("enc_e0", Edges, d, GradStart::none);
+    dec_h0 = alloc.act("dec_h0", N, d, GradStart::none);
+    dec_e0 = alloc.act("dec_e0", Edges, d, GradStart::none);
     enc_dh = alloc.grad(N, d), enc_de = alloc.grad(Edges, d);
     dec_dh = alloc.grad(N, d), dec_de = alloc.grad(Edges, d);
     const bool learned = s.prior == Prior::learned;
@@ -290,14 +316,16 @@ struct Model<T>::Impl {
       edge_latents.emplace_back(alloc, "lat" + level + "_edges_", Edges, d, k, learned);
     }
 
-    e_w0 = alloc.act("e_w0", n * m, d), e_w1 = alloc.act("e_w1", m, d);
-    h_b0 = alloc.act("h_b0", m, d), h_b1 = alloc.act("h_b1", 1, d);
-    ln_w0 = Normed<T>(alloc, "ln_w0", n * m, d), ln_w1 = Normed<T>(alloc, "ln_w1", m, d);
-    ln_b0 = Normed<T>(alloc, "ln_b0", m, d), ln_b1 = Normed<T>(alloc, "ln_b1", 1, d);
+    // The read-out's assigned gradients: backward's first writer of each is called with Accumulate::no.
+    constexpr GradStart first = GradStart::assigned;
+    e_w0 = alloc.act("e_w0", n * m, d, first), e_w1 = alloc.act("e_w1", m, d, first);
+    h_b0 = alloc.act("h_b0", m, d, first), h_b1 = alloc.act("h_b1", 1, d, first);
+    ln_w0 = Normed<T>(alloc, "ln_w0", n * m, d, first), ln_w1 = Normed<T>(alloc, "ln_w1", m, d, first);
+    ln_b0 = Normed<T>(alloc, "ln_b0", m, d, first), ln_b1 = Normed<T>(alloc, "ln_b1", 1, d, first);
     raw_w0 = alloc.act("raw_w0", n * m, 1), raw_w1 = alloc.act("raw_w1", m, 1);
     raw_b0 = alloc.act("raw_b0", m, 1), raw_b1 = alloc.act("raw_b1", 1, 1);
     if (s.readout == Readout::edge_bilinear) {
-      ln_bil = Normed<T>(alloc, "ln_bil", N, d);
+      ln_bil = Normed<T>(alloc, "ln_bil", N, d, first);
       bil_a = alloc.act("bil_a", N, d), bil_b = alloc.act("bil_b", N, d);
     }
 
@@ -318,7 +346,7 @@ struct Model<T>::Impl {
       loss_host = Kokkos::create_mirror_view(loss), dloss_host = Kokkos::create_mirror_view(dloss);
       kl_host = Kokkos::create_mirror_view(kl), dkl_host = Kokkos::create_mirror_view(dkl);
     }
-    if (counting) alloc.open_arena(alloc.arena_used);
+    if (counting) alloc.open_arenas(alloc.arena_sizes());
   }
 
   // The fixed or positional r_v of model.md §4 (fixed_identity_features), broadcast to every
@@ -347,8 +375,10 @@ struct Model<T>::Impl {
   void layernorm(Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o) {
     hk::layernorm_forward(exec, out.out.v, out.mean, out.rstd, in, P, o.gain, o.bias);
   }
-  void layernorm_back(const View3<T>& din, Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o) {
-    hk::layernorm_backward(exec, din, dP, out.out.g, in, P, out.mean, out.rstd, o.gain, o.bias);
+  // Backward wrappers add to din; Add::no assigns it (din's first writer, GradStart::assigned).
+  void layernorm_back(const View3<T>& din, Normed<T>& out, const View3<T>& in, const LayerNormOffsets& o,
+                      Add mode = Add::yes) {
+    hk::layernorm_backward(exec, din, dP, out.out.g, in, P, out.mean, out.rstd, o.gain, o.bias, mode);
   }
   void linear(const View3<T>& out, const View3<T>& in, const LinearOffsets& o, Add mode = Add::no,
               Bias bias = Bias::apply) {
@@ -361,8 +391,15 @@ struct Model<T>::Impl {
     hk::linear_forward(exec, out, in, P, o.w, o.b, Add::no, residual);
   }
   void linear_back(const View3<T>& din, const View3<T>& dout, const View3<T>& in, const LinearOffsets& o,
-                   Bias bias = Bias::apply) {
-    hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1);
+                   Bias bias = Bias::apply, Add mode = Add::yes) {
+    hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
+  }
+
+  // One read-out head's linear layer and layer norm, backward; both gradients are assigned.
+  void readout_head_back(Normed<T>& ln, const Act<T>& raw, const Act<T>& rows, const LinearOffsets& o,
+                         const LayerNormOffsets& o_ln) {
+    linear_back(ln.out.g, raw.g, ln.out.v, o, Bias::apply, Add::no);
+    layernorm_back(rows.g, ln, rows.v, o_ln, Add::no);
   }
 
   // ---- graph-transformer block (model.md §5.1) ----
@@ -397,28 +434,29 @@ struct Model<T>::Impl {
   // exit dJ/dh_in and dJ/de_in. Each branch reads the stream before earlier branches add to it.
   void block_backward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& dh,
                       const View3<T>& de) {
-    linear_back(a.s3.g, dh, a.s3.v, o.node_mlp2);
-    hk::swish_backward(exec, a.a3.g, a.s3.g, a.a3.v);
-    linear_back(a.n_ln.out.g, a.a3.g, a.n_ln.out.v, o.node_mlp1);
+    linear_back(a.s3.g, dh, a.s3.v, o.node_mlp2, Bias::apply, Add::no);
+    hk::swish_backward(exec, a.a3.g, a.s3.g, a.a3.v, Add::no);
+    linear_back(a.n_ln.out.g, a.a3.g, a.n_ln.out.v, o.node_mlp1, Bias::apply, Add::no);
     layernorm_back(dh, a.n_ln, a.h_mid, o.ln_node);
 
-    linear_back(a.att.g, dh, a.att.v, o.a_o);
-    hk::attention_backward(exec, a.term_gradients(), a.att.g, a.terms(), a.alpha, a.dscore, graph, H);
+    linear_back(a.att.g, dh, a.att.v, o.a_o, Bias::apply, Add::no);
+    hk::attention_backward(exec, a.term_gradients(), a.att.g, a.terms(), a.alpha, a.dscore, graph, H,
+                           hk::default_attention_schedule<E>, Add::no);
     linear_back(a.dirs.g, a.kd.g, a.dirs.v, o.a_k);
     linear_back(a.dirs.g, a.vd.g, a.dirs.v, o.a_v);
     hk::type_embedding_backward(exec, dP, a.dirs.g, direction_types, o.directions, 2);
-    linear_back(a.yk.out.g, a.ky.g, a.yk.out.v, o.a_k, Bias::skip);
+    linear_back(a.yk.out.g, a.ky.g, a.yk.out.v, o.a_k, Bias::skip, Add::no);
     linear_back(a.yk.out.g, a.vy.g, a.yk.out.v, o.a_v, Bias::skip);
-    linear_back(a.xq.out.g, a.q.g, a.xq.out.v, o.a_q);
+    linear_back(a.xq.out.g, a.q.g, a.xq.out.v, o.a_q, Bias::apply, Add::no);
     linear_back(a.xq.out.g, a.kx.g, a.xq.out.v, o.a_k, Bias::skip);
     linear_back(a.xq.out.g, a.vx.g, a.xq.out.v, o.a_v, Bias::skip);
     layernorm_back(de, a.yk, a.e_mid, o.ln_k);
     layernorm_back(dh, a.xq, h_in, o.ln_q);
 
-    linear_back(a.e_s1.g, de, a.e_s1.v, o.edge_mlp2);
-    hk::swish_backward(exec, a.e_a1.g, a.e_s1.g, a.e_a1.v);
-    linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1);
-    layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge);
+    linear_back(a.e_s1.g, de, a.e_s1.v, o.edge_mlp2, Bias::apply, Add::no);
+    hk::swish_backward(exec, a.e_a1.g, a.e_s1.g, a.e_a1.v, Add::no);
+    linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1, Bias::apply, Add::no);
+    layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge, Add::no);
     hk::edge_inputs_backward(exec, de, dh, a.g.g, graph);
   }
 
@@ -453,7 +491,7 @@ struct Model<T>::Impl {
   // dstate: the stream gradient (dJ/d after on entry, dJ/d state on exit); dencoded: dJ/dĥ^ℓ.
   void latent_backward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& identity,
                        const View3<T>& dstate, const View3<T>& dencoded, std::int64_t level, bool edges) {
-    linear_back(a.z.g, dstate, a.z.v, o.inject);
+    linear_back(a.z.g, dstate, a.z.v, o.inject, Bias::apply, Add::no);
     hk::latent_backward(exec, a.post.g, a.prior.g, a.z.g, dkl, a.post.v, a.prior.v, a.sigma, a.eps,
                         latent_options(level, edges));
     if (L.shape.prior == Prior::learned) {
@@ -461,8 +499,8 @@ struct Model<T>::Impl {
       layernorm_back(dstate, a.prior_ln, state, o.ln_prior);
     }
     if (o.identity.w >= 0) linear_back(View3<T>(), a.post.g, identity, o.identity);
-    linear_back(a.cat_ln.out.g, a.post.g, a.cat_ln.out.v, o.post);
-    layernorm_back(a.cat.g, a.cat_ln, a.cat.v, o.ln_post);
+    linear_back(a.cat_ln.out.g, a.post.g, a.cat_ln.out.v, o.post, Bias::apply, Add::no);
+    layernorm_back(a.cat.g, a.cat_ln, a.cat.v, o.ln_post, Add::no);
     hk::concat_backward(exec, dstate, dencoded, a.cat.g);
   }
 
@@ -471,8 +509,8 @@ struct Model<T>::Impl {
   const View3<T>& dec_h_final() const { return node_latents.back().after; }
   const View3<T>& dec_e_final() const { return edge_latents.back().after; }
 
-  // Every gradient buffer backward accumulates into lives in the arena.
-  void zero_gradients() { clear_arena(exec, alloc.arena); }
+  // Every gradient buffer backward adds to before anything assigns it lives in the zeroed arena.
+  void zero_gradients() { clear_arena(exec, alloc.zeroed.memory); }
 
   View1<T> theta_slice(const View1<T>& theta, std::int64_t offset, std::int64_t size) const {
     return View1<T>(theta.data() + offset, size);
@@ -604,14 +642,14 @@ struct Model<T>::Impl {
                          {raw_w0.v, raw_w1.v, raw_b0.v, raw_b1.v, bil_a.v, bil_b.v}, P, ro.gamma);
     const View3<T>& hf = dec_h_final();
     if (ro.bil_a.w >= 0) {
-      linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, Bias::skip);
+      linear_back(ln_bil.out.g, bil_a.g, ln_bil.out.v, ro.bil_a, Bias::skip, Add::no);
       linear_back(ln_bil.out.g, bil_b.g, ln_bil.out.v, ro.bil_b, Bias::skip);
       layernorm_back(dec_dh, ln_bil, hf, ro.ln_bilinear);
     }
-    linear_back(ln_w0.out.g, raw_w0.g, ln_w0.out.v, ro.w0), layernorm_back(e_w0.g, ln_w0, e_w0.v, ro.ln_w0);
-    linear_back(ln_w1.out.g, raw_w1.g, ln_w1.out.v, ro.w1), layernorm_back(e_w1.g, ln_w1, e_w1.v, ro.ln_w1);
-    linear_back(ln_b0.out.g, raw_b0.g, ln_b0.out.v, ro.b0), layernorm_back(h_b0.g, ln_b0, h_b0.v, ro.ln_b0);
-    linear_back(ln_b1.out.g, raw_b1.g, ln_b1.out.v, ro.b1), layernorm_back(h_b1.g, ln_b1, h_b1.v, ro.ln_b1);
+    readout_head_back(ln_w0, raw_w0, e_w0, ro.w0, ro.ln_w0);
+    readout_head_back(ln_w1, raw_w1, e_w1, ro.w1, ro.ln_w1);
+    readout_head_back(ln_b0, raw_b0, h_b0, ro.b0, ro.ln_b0);
+    readout_head_back(ln_b1, raw_b1, h_b1, ro.b1, ro.ln_b1);
     hk::copy_rows_backward(exec, dec_de, e_w0.g, 0);
     hk::copy_rows_backward(exec, dec_de, e_w1.g, n * m);
     hk::copy_rows_backward(exec, dec_dh, h_b0.g, n);
@@ -665,7 +703,7 @@ template <class T>
 Model<T>::Model(const HypernetLayout& layout, std::int64_t batch, std::int64_t n, std::int64_t m, std::int64_t samples,
                 kernels::InputKind input, kernels::NormKind norm)
     : impl_(std::make_unique<Impl>(layout, batch, n, m, samples, input, norm, /*counting=*/false,
-                                   Impl(layout, batch, n, m, samples, input, norm, /*counting=*/true).alloc.arena_used)) {}
+                                   Impl(layout, batch, n, m, samples, input, norm, /*counting=*/true).alloc.arena_sizes())) {}
 template <class T>
 Model<T>::~Model() = default;
 template <class T>
