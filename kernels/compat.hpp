@@ -43,6 +43,26 @@ KOKKOS_INLINE_FUNCTION std::int32_t bits_from_float(float value) {
 #endif
 }
 
+// A double from its bits and back.
+KOKKOS_INLINE_FUNCTION double double_from_bits(std::int64_t bits) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+  return __longlong_as_double(static_cast<long long>(bits));
+#else
+  double value;
+  __builtin_memcpy(&value, &bits, sizeof value);
+  return value;
+#endif
+}
+KOKKOS_INLINE_FUNCTION std::int64_t bits_from_double(double value) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+  return static_cast<std::int64_t>(__double_as_longlong(value));
+#else
+  std::int64_t bits;
+  __builtin_memcpy(&bits, &value, sizeof bits);
+  return bits;
+#endif
+}
+
 // Full unrolling of the fixed-size loops of a register tile. GCC unrolls completely only small
 // loops by itself; a 6 × 16 tile left rolled keeps its accumulators in memory (measured: 1.3
 // instead of 59 GFLOP/s). nvcc and hipcc spell it #pragma unroll. nvcc's host pass knows neither

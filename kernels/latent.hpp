@@ -64,6 +64,22 @@ KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::in
 
 }  // namespace latent_detail
 
+namespace latent_detail {
+// ε of every (network, row, channel), keyed by the global network and row; zero with use_mean.
+template <class E, class T>
+void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
+  const std::uint64_t first = o.row_offset * eps.extent(2);
+  const auto key_of = KOKKOS_LAMBDA(const std::int64_t b) {
+    return make_key(o.seed, Purpose::latent_noise, o.step, o.network_offset + static_cast<std::uint64_t>(b), o.level);
+  };
+  const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) {
+    return o.use_mean ? T(0) : static_cast<T>(normal(key, first + i));
+  };
+  draw_in_blocks(exec, "hnet::latent_noise", eps.data(), eps.extent(0), eps.extent(1) * eps.extent(2), eps.stride_0(),
+                 key_of, sample);
+}
+}  // namespace latent_detail
+
 // z, sigma, eps: [B][R][k] (sigma and eps saved for backward); kl_rows: [B][R], Σ_c KL, written;
 // post: [B][R][2k] = (μ, ρ); prior: [B][R][2k] = (μ_pr, ρ_pr), read only with learned_prior.
 template <class E, class T>
@@ -71,22 +87,19 @@ void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_ro
                     const V3<E, T>& eps, const V3<E, T>& post, const V3<E, T>& prior, const LatentOptions options) {
   const std::int64_t batch = z.extent(0), rows = z.extent(1), k = z.extent(2);
   const double log_prior_scale = compat::log(options.prior_scale);
+  latent_detail::draw_noise(exec, eps, options);
   Kokkos::parallel_for(
       "hnet::latent_forward", Kokkos::RangePolicy<E>(exec, 0, batch * rows), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / rows, r = flat % rows;
-        const RngKey key = make_key(options.seed, Purpose::latent_noise, options.step,
-                                    options.network_offset + static_cast<std::uint64_t>(b), options.level);
+        const T* const eps_row = &eps(b, r, 0);
         double kl = 0;
         for (std::int64_t c = 0; c < k; ++c) {
           const double mu = post(b, r, c);
           latent_detail::Spread q, p;
           double mu_pr;
           latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
-          const double e =
-              options.use_mean ? 0.0 : normal(key, (options.row_offset + static_cast<std::uint64_t>(r)) * k + c);
-          eps(b, r, c) = static_cast<T>(e);
           sigma(b, r, c) = static_cast<T>(q.sigma);
-          z(b, r, c) = post(b, r, c) + static_cast<T>(q.sigma) * static_cast<T>(e);
+          z(b, r, c) = post(b, r, c) + static_cast<T>(q.sigma) * eps_row[c];
           const double gap = mu - mu_pr;
           kl += p.log_sigma - q.log_sigma + (q.sigma * q.sigma + gap * gap) / (2 * p.sigma * p.sigma) - 0.5;
         }

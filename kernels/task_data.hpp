@@ -28,24 +28,26 @@ KOKKOS_INLINE_FUNCTION T sample_input(InputKind input, RngKey key, std::uint64_t
                                     : static_cast<T>(uniform(key, element, -1.0, 1.0));
 }
 
-// x: [B][S][n] inputs, y: [B][S] targets.
+// x: [B][S][n] inputs, y: [B][S] targets. The inputs are drawn in blocks that vectorise, then each
+// target is summed over its row in order.
 template <class ExecSpaceT, class T>
 void task_data_forward(const ExecSpaceT& exec, const View3<T, typename ExecSpaceT::memory_space>& x,
                        const View2<T, typename ExecSpaceT::memory_space>& y, const TaskDataKeys keys,
                        const InputKind input, const NormKind norm) {
   const std::int64_t batch = x.extent(0), samples = x.extent(1), n = x.extent(2);
+  const auto key_of = KOKKOS_LAMBDA(const std::int64_t b) {
+    return make_key(keys.seed, keys.purpose, keys.step, keys.network_offset + (keys.shared_inputs ? 0 : b));
+  };
+  const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) { return sample_input<T>(input, key, i); };
+  draw_in_blocks(exec, "hnet::task_inputs", x.data(), batch, samples * n, x.stride_0(), key_of, sample);
   Kokkos::parallel_for(
-      "hnet::task_data_forward",
-      Kokkos::RangePolicy<ExecSpaceT>(exec, 0, batch * samples),
+      "hnet::task_data_forward", Kokkos::RangePolicy<ExecSpaceT>(exec, 0, batch * samples),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / samples, s = flat % samples;
-        const std::uint64_t stream = keys.network_offset + (keys.shared_inputs ? 0 : b);
-        const RngKey key = make_key(keys.seed, keys.purpose, keys.step, stream);
+        const T* const xs = &x(b, s, 0);
         double target = 0.0;
         for (std::int64_t i = 0; i < n; ++i) {
-          const T xi = sample_input<T>(input, key, static_cast<std::uint64_t>(s * n + i));
-          x(b, s, i) = xi;
-          const double v = static_cast<double>(xi);
+          const double v = static_cast<double>(xs[i]);
           const double a = v < 0 ? -v : v;
           if (norm == NormKind::l1) target += a;
           else if (norm == NormKind::l2sq) target += v * v;

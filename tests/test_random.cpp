@@ -62,6 +62,37 @@ TEST(Random, GoldenValuesPinTheGenerator) {
   EXPECT_DOUBLE_EQ(hk::uniform01(key, 3), 0.65615700318920256);
 }
 
+// normal() computes ln and cos without libm (so that loops of draws vectorise): within an ulp or
+// two of libm in double, over random arguments and the edges of the reductions.
+TEST(Random, LogAndCosineFollowLibmWithinUlps) {
+  const auto key = hk::make_key(13, hk::Purpose::test_data);
+  std::vector<double> args = {0x1.0p-54, 0x1.0p-53, 0.5, 0.70710678118654746, 0.70710678118654757,
+                              0.70710678118654768, 1.0 - 0x1.0p-53, 0.125, 0.25, 0.375, 0.625, 0.75, 0.875};
+  for (int e = 0; e < 100000; ++e) args.push_back(hk::uniform01(key, e));
+  for (const double u : args) {
+    const double log_libm = std::log(u);
+    EXPECT_LE(std::fabs(hk::log_positive(u) - log_libm), 2 * std::fabs(std::nextafter(log_libm, 0.0) - log_libm)) << u;
+    const long double angle = 6.283185307179586476925286766559L * static_cast<long double>(u);
+    EXPECT_LE(std::fabs(static_cast<long double>(hk::cos_two_pi(u)) - std::cos(angle)), 2.5e-16L) << u;
+  }
+}
+
+// The draws as float, what every caller keeps: those of libm's Box–Muller (differences in the last
+// bit of double reach a float only at a rounding tie, about once in 10⁸ draws).
+TEST(Random, NormalDrawsRoundToTheFloatsOfLibmBoxMuller) {
+  const auto key = hk::make_key(17, hk::Purpose::test_data, 4);
+  int differ = 0;
+  for (int e = 0; e < 1000000; ++e) {
+    const double u1 = hk::uniform01(key, 2 * static_cast<std::uint64_t>(e)), u2 = hk::uniform01(key, 2 * static_cast<std::uint64_t>(e) + 1);
+    const double libm = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925286766559 * u2);
+    const double ours = hk::normal(key, e);
+    // libm rounds 2π·u2 first: up to 4.4e-16 in the angle, times the radius sqrt(−2 ln u1) ≤ 8.6.
+    EXPECT_NEAR(ours, libm, 4e-15 + 1e-15 * std::fabs(libm)) << e;
+    differ += static_cast<float>(ours) != static_cast<float>(libm);
+  }
+  EXPECT_LE(differ, 1);
+}
+
 namespace {
 // normal(key, e) for e < count, drawn on hnet's execution space. A function of its own: nvcc
 // takes no device lambda inside a TEST body (a private member function).
