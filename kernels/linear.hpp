@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/activations.hpp"
 #include "kernels/compat.hpp"
 #include "kernels/views.hpp"
 
@@ -46,7 +47,11 @@ KOKKOS_INLINE_FUNCTION std::int64_t clamp_tile(std::int64_t remaining, std::int6
 }
 
 // Where a tile's sums go: out[rr·row + cc] = sum (+ bias[cc]), += with add, or = residual[…] + …
-// with a residual (same row stride as out). Plain values, not
+// with a residual (same row stride as out). Swish fused on either side (same row stride as out):
+// with `activated` the stored value's swish is written there too (a layer before a swish), with
+// `pre_activation` the sum is multiplied by swish′(pre_activation[…]) before it is stored (dx of a
+// layer after a swish: the gradient of the swish's input); both are the bits of the separate
+// swish kernels, applied to the same float. Plain values, not
 // a lambda capturing by reference: GCC then cannot prove the accumulators private to the tile and
 // stops vectorising it (measured: 2 instead of 54 GFLOP/s).
 template <class T>
@@ -56,14 +61,25 @@ struct TileOut {
   const T* bias;      // nullptr: none
   bool add;
   const T* residual;  // nullptr: none
+  T* activated = nullptr;
+  const T* pre_activation = nullptr;
   KOKKOS_FORCEINLINE_FUNCTION void operator()(std::int64_t rr, std::int64_t cc, T sum) const {
-    const T v = bias ? sum + bias[cc] : sum;
+    const std::int64_t at = rr * row + cc;
+    T v = bias ? sum + bias[cc] : sum;
+    if (pre_activation) v = v * swish_derivative(pre_activation[at]);
     if (add)
-      out[rr * row + cc] += v;
+      out[at] += v;
     else if (residual)
-      out[rr * row + cc] = residual[rr * row + cc] + v;
+      out[at] = residual[at] + v;
     else
-      out[rr * row + cc] = v;
+      out[at] = v;
+    if (activated) activated[at] = swish(out[at]);
+  }
+  // The swish side of a tile row's W stored values from `first` on (the host's vector epilogue).
+  template <int W>
+  KOKKOS_FORCEINLINE_FUNCTION void swish_side(std::int64_t first) const {
+    if (activated)
+      for (int w = 0; w < W; ++w) activated[first + w] = swish(out[first + w]);
   }
 };
 
@@ -126,11 +142,18 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
     HNET_UNROLL for (int j = 0; j < NV; ++j) {
       V v = acc[rr][j];
       if (to.bias) v = v + load(to.bias + j * W);
+      if (to.pre_activation) {
+        V derivative;
+        const T* const pre = to.pre_activation + rr * to.row + j * W;
+        for (int w = 0; w < W; ++w) derivative[w] = swish_derivative(pre[w]);
+        v = v * derivative;
+      }
       if (to.add)
         v = load(row + j * W) + v;
       else if (to.residual)
         v = load(to.residual + rr * to.row + j * W) + v;
       __builtin_memcpy(row + j * W, &v, sizeof(V));
+      to.template swish_side<W>(rr * to.row + j * W);
     }
   }
 }
@@ -210,11 +233,11 @@ KOKKOS_INLINE_FUNCTION constexpr int narrow_cols() {
 // y tile (rows r0.., channels o0..) = x·W (+ bias), written or added.
 template <class E, int NR, class T>
 void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                   std::int64_t off_b, bool accumulate, const V3<E, T>& residual) {
+                   std::int64_t off_b, bool accumulate, const V3<E, T>& residual, const V3<E, T>& activated) {
   constexpr int MR = Tile<E>::rows;
   const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = y.extent(2);
   const std::int64_t x_stride = x.stride_1(), y_stride = y.stride_1();
-  const bool with_residual = present(residual);
+  const bool with_residual = present(residual), with_activated = present(activated);
   const std::int64_t row_tiles = (R + MR - 1) / MR, col_tiles = (Cout + NR - 1) / NR, tiles = row_tiles * col_tiles;
   Kokkos::parallel_for(
       "hnet::linear_forward", Kokkos::RangePolicy<E>(exec, 0, B * tiles), KOKKOS_LAMBDA(const std::int64_t flat) {
@@ -222,7 +245,8 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
         const std::int64_t r0 = (t / col_tiles) * MR, o0 = (t % col_tiles) * NR;
         const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cout - o0, NR);
         const TileOut<T> to{&y(b, r0, o0), y_stride, off_b >= 0 ? &P(b, off_b + o0) : nullptr, accumulate,
-                            with_residual ? &residual(b, r0, o0) : nullptr};
+                            with_residual ? &residual(b, r0, o0) : nullptr,
+                            with_activated ? &activated(b, r0, o0) : nullptr};
         tile_product<MR, NR>(&x(b, r0, 0), x_stride, 1, &P(b, off_w) + o0, Cout, Cin, nr, nc, to);
       });
 }
@@ -234,7 +258,7 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
 // to balance the threads. The split into teams changes no sum.
 template <class E, int NR, class T>
 void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
-                       std::int64_t off_w, bool team_per_network, bool add) {
+                       std::int64_t off_w, bool team_per_network, bool add, const V3<E, T>& pre_activation = {}) {
   constexpr int MR = Tile<E>::rows;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
@@ -245,6 +269,7 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
   const std::int64_t chunks = (R + team_rows - 1) / team_rows;
   const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
   const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
+  const bool through_swish = present(pre_activation);
   const Policy policy =
       Policy(exec, B * chunks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
   Kokkos::parallel_for(
@@ -259,7 +284,8 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
           const std::int64_t r0 = chunk * team_rows + (t / col_tiles) * MR, i0 = (t % col_tiles) * NR;
           if (r0 >= R) break;
           const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
-          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, add, nullptr};
+          const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, add, nullptr, nullptr,
+                              through_swish ? &pre_activation(b, r0, i0) : nullptr};
           tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
         }
       });
@@ -368,24 +394,28 @@ void backward_dw(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3
 
 // y = x·W + bias, or y += x·W + bias with Accumulate::yes, or y = residual + x·W + bias
 // when a residual (shaped like y) is present: a residual stream in one pass instead of a copy
-// followed by an accumulation.
+// followed by an accumulation. With `activated` (shaped like y) also activated = swish(y), the
+// swish that follows the layer, in the same pass.
 template <class E, class T>
 void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                    std::int64_t off_b, Accumulate mode, const V3<E, T>& residual = {}) {
+                    std::int64_t off_b, Accumulate mode, const V3<E, T>& residual = {},
+                    const V3<E, T>& activated = {}) {
   using namespace linear_detail;
   const bool accumulate = mode == Accumulate::yes;
   if (y.extent(2) >= Tile<E>::cols)
-    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate, residual);
+    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
   else
-    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate, residual);
+    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
 }
 
 // dx += dy·Wᵀ, or dx = dy·Wᵀ with dx_mode = Accumulate::no (skipped when dx is not present);
-// dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0).
+// dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0). With `pre_activation` (x = swish(pre_activation),
+// shaped like x) dx is the gradient of the swish's input instead: (dy·Wᵀ) ⊙ swish′(pre_activation),
+// the swish's backward in the same pass.
 template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b,
-                     Accumulate dx_mode = Accumulate::yes) {
+                     Accumulate dx_mode = Accumulate::yes, const V3<E, T>& pre_activation = {}) {
   using namespace linear_detail;
   // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
   // and dy read once); otherwise work items per tile. Both give the same bits.
@@ -393,9 +423,9 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
   if (present(dx)) {
     const bool add = dx_mode == Accumulate::yes;
     if (dx.extent(2) >= Tile<E>::cols)
-      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network, add);
+      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
     else
-      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network, add);
+      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
   }
   if (dy.extent(2) >= Tile<E>::cols)
     backward_dw<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b, by_network);

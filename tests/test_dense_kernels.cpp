@@ -482,4 +482,34 @@ TEST(AssignMode, BackwardKernelsOverwriteWhatTheBufferHeld) {
   }
 }
 
+// The swish fused into a linear layer (forward: activated = swish(y); backward: dx through swish′)
+// gives the bits of the separate kernels, on both host schedules (3 and 16 networks), full and
+// narrow register tiles and ragged rows.
+TEST(Linear, FusedSwishGivesTheSeparateKernelsBits) {
+  const hnet::ExecSpace exec;
+  for (const std::int64_t B : {std::int64_t(3), std::int64_t(16)})
+    for (const std::int64_t H : {std::int64_t(8), std::int64_t(40)}) {
+      const std::int64_t R = 29, Cin = 12, Cout = 24, off_w = 1, off_b = off_w + Cin * H;
+      const std::int64_t off_w2 = off_b + H, off_b2 = off_w2 + H * Cout, p = off_b2 + Cout;
+      const auto x = view3<float>(random_vector(B * R * Cin, 71), B, R, Cin);
+      const auto P = view2<float>(random_vector(B * p, 72, 0.5), B, p);
+      const auto dy = view3<float>(random_vector(B * R * Cout, 73), B, R, Cout);
+      hnet::View3<float> pre("pre", B, R, H), act("act", B, R, H), pre_apart("pre_apart", B, R, H),
+          act_apart("act_apart", B, R, H);
+      hk::linear_forward(exec, pre, x, P, off_w, off_b, hk::Accumulate::no, hnet::View3<float>(), act);
+      hk::linear_forward(exec, pre_apart, x, P, off_w, off_b, hk::Accumulate::no);
+      hk::swish_forward(exec, act_apart, pre_apart);
+      const std::string shape = "B " + std::to_string(B) + " H " + std::to_string(H);
+      EXPECT_EQ(to_vector(pre), to_vector(pre_apart)) << shape;
+      EXPECT_EQ(to_vector(act), to_vector(act_apart)) << shape;
+      hnet::View3<float> dpre("dpre", B, R, H), dact("dact", B, R, H), dpre_apart("dpre_apart", B, R, H);
+      hnet::View2<float> dP("dP", B, p), dP_apart("dP_apart", B, p);
+      hk::linear_backward(exec, dpre, dP, dy, act, P, off_w2, off_b2, hk::Accumulate::no, pre);
+      hk::linear_backward(exec, dact, dP_apart, dy, act, P, off_w2, off_b2, hk::Accumulate::no);
+      hk::swish_backward(exec, dpre_apart, dact, pre, hk::Accumulate::no);
+      EXPECT_EQ(to_vector(dpre), to_vector(dpre_apart)) << shape;
+      EXPECT_EQ(to_vector(dP), to_vector(dP_apart)) << shape;
+    }
+}
+
 }  // namespace

@@ -193,13 +193,13 @@ struct BlockActs {
   static constexpr GradStart first = GradStart::assigned;
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
       : g(a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
-        e_s1(a.act(p + "e_s1", E, 2 * d, first)), g_ln(a, p + "g_ln", E, 3 * d, first), xq(a, p + "xq", N, d, first),
+        e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)), g_ln(a, p + "g_ln", E, 3 * d, first), xq(a, p + "xq", N, d, first),
         yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
         e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
         q(a.act(p + "q", N, d)), kx(a.act(p + "kx", N, d)), vx(a.act(p + "vx", N, d)), ky(a.act(p + "ky", E, d, first)),
         vy(a.act(p + "vy", E, d, first)), dirs(a.act(p + "dirs", 2, d)), kd(a.act(p + "kd", 2, d)),
         vd(a.act(p + "vd", 2, d)), att(a.act(p + "att", N, d, first)), a3(a.act(p + "a3", N, 2 * d, first)),
-        s3(a.act(p + "s3", N, 2 * d, first)),
+        s3(a.act(p + "s3", N, 2 * d, GradStart::none)),
         alpha(a.view(p + "alpha", 2 * E, H)), dscore(a.view(p + "dscore", 2 * E, H)) {}
 };
 
@@ -394,6 +394,15 @@ struct Model<T>::Impl {
                    Bias bias = Bias::apply, Add mode = Add::yes) {
     hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
   }
+  // An MLP's swish between two layers, fused into them: pre = in·W + b and act = swish(pre) in one
+  // pass; backward, the second layer's dx goes through swish′ straight into dpre (assigned).
+  void linear_swish(const Act<T>& pre, const Act<T>& act, const View3<T>& in, const LinearOffsets& o) {
+    flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
+    hk::linear_forward(exec, pre.v, in, P, o.w, o.b, Add::no, View3<T>(), act.v);
+  }
+  void linear_back_through_swish(const Act<T>& pre, const View3<T>& dout, const Act<T>& act, const LinearOffsets& o) {
+    hk::linear_backward(exec, pre.g, dP, dout, act.v, P, o.w, o.b, Add::no, pre.v);
+  }
 
   // One read-out head's linear layer and layer norm, backward; both gradients are assigned.
   void readout_head_back(Normed<T>& ln, const Act<T>& raw, const Act<T>& rows, const LinearOffsets& o,
@@ -406,8 +415,7 @@ struct Model<T>::Impl {
   void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
     hk::edge_inputs_forward(exec, a.g.v, e_in, h_in, graph);
     layernorm(a.g_ln, a.g.v, o.ln_edge);
-    linear(a.e_a1.v, a.g_ln.out.v, o.edge_mlp1);
-    hk::swish_forward(exec, a.e_s1.v, a.e_a1.v);
+    linear_swish(a.e_a1, a.e_s1, a.g_ln.out.v, o.edge_mlp1);
     linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
 
     layernorm(a.xq, h_in, o.ln_q);
@@ -425,8 +433,7 @@ struct Model<T>::Impl {
     linear_residual(a.h_mid, h_in, a.att.v, o.a_o);
 
     layernorm(a.n_ln, a.h_mid, o.ln_node);
-    linear(a.a3.v, a.n_ln.out.v, o.node_mlp1);
-    hk::swish_forward(exec, a.s3.v, a.a3.v);
+    linear_swish(a.a3, a.s3, a.n_ln.out.v, o.node_mlp1);
     linear_residual(a.h_out, a.h_mid, a.s3.v, o.node_mlp2);
   }
 
@@ -434,8 +441,7 @@ struct Model<T>::Impl {
   // exit dJ/dh_in and dJ/de_in. Each branch reads the stream before earlier branches add to it.
   void block_backward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& dh,
                       const View3<T>& de) {
-    linear_back(a.s3.g, dh, a.s3.v, o.node_mlp2, Bias::apply, Add::no);
-    hk::swish_backward(exec, a.a3.g, a.s3.g, a.a3.v, Add::no);
+    linear_back_through_swish(a.a3, dh, a.s3, o.node_mlp2);
     linear_back(a.n_ln.out.g, a.a3.g, a.n_ln.out.v, o.node_mlp1, Bias::apply, Add::no);
     layernorm_back(dh, a.n_ln, a.h_mid, o.ln_node);
 
@@ -453,8 +459,7 @@ struct Model<T>::Impl {
     layernorm_back(de, a.yk, a.e_mid, o.ln_k);
     layernorm_back(dh, a.xq, h_in, o.ln_q);
 
-    linear_back(a.e_s1.g, de, a.e_s1.v, o.edge_mlp2, Bias::apply, Add::no);
-    hk::swish_backward(exec, a.e_a1.g, a.e_s1.g, a.e_a1.v, Add::no);
+    linear_back_through_swish(a.e_a1, de, a.e_s1, o.edge_mlp2);
     linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1, Bias::apply, Add::no);
     layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge, Add::no);
     hk::edge_inputs_backward(exec, de, dh, a.g.g, graph);
