@@ -400,9 +400,11 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
           const T kt = dscore(b, at_target, h) * scale, ks = dscore(b, at_source, h) * scale;
           const T vt = alpha(b, at_target, h), vs = alpha(b, at_source, h);
           if (want_k)
-            for (std::int64_t c = c0; c < c0 + dh; ++c) write_or_add(dky(b, e, c), kt * q(b, t, c) + ks * q(b, s, c), add);
+            for (std::int64_t c = c0; c < c0 + dh; ++c)
+              write_or_add(dky(b, e, c), kt * q(b, t, c) + ks * q(b, s, c), add);
           if (want_v)
-            for (std::int64_t c = c0; c < c0 + dh; ++c) write_or_add(dvy(b, e, c), vt * dout(b, t, c) + vs * dout(b, s, c), add);
+            for (std::int64_t c = c0; c < c0 + dh; ++c)
+              write_or_add(dvy(b, e, c), vt * dout(b, t, c) + vs * dout(b, s, c), add);
         });
   }
 

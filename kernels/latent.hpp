@@ -68,12 +68,16 @@ namespace latent_detail {
 // ε of every (network, row, channel), keyed by the global network and row; zero with use_mean.
 template <class E, class T>
 void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
+  if (o.use_mean) {  // decided here: a select inside the draws' loop would keep it scalar
+    Kokkos::deep_copy(exec, eps, T(0));
+    return;
+  }
   const std::uint64_t first = o.row_offset * eps.extent(2);
   const auto key_of = KOKKOS_LAMBDA(const std::int64_t b) {
     return make_key(o.seed, Purpose::latent_noise, o.step, o.network_offset + static_cast<std::uint64_t>(b), o.level);
   };
   const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) {
-    return o.use_mean ? T(0) : static_cast<T>(normal(key, first + i));
+    return static_cast<T>(normal(key, first + i));
   };
   draw_in_blocks(exec, "hnet::latent_noise", eps.data(), eps.extent(0), eps.extent(1) * eps.extent(2), eps.stride_0(),
                  key_of, sample);

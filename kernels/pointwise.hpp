@@ -26,12 +26,10 @@ void swish_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x) {
       });
 }
 
-// dx += dy · swish'(x), or dx = … with mode = Accumulate::no; skipped when dx is not present.
+// dx += dy · swish'(x); skipped when dx is not present.
 template <class E, class T>
-void swish_backward(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V3<E, T>& x,
-                    Accumulate mode = Accumulate::yes) {
+void swish_backward(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V3<E, T>& x) {
   if (!present(dx)) return;
-  const bool add = mode == Accumulate::yes;
   constexpr int L = vector_lanes<E>();
   const std::int64_t count = x.size(), blocks = (count + L - 1) / L;
   const T* xs = x.data();
@@ -41,9 +39,9 @@ void swish_backward(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const
       "hnet::swish_backward", Kokkos::RangePolicy<E>(exec, 0, blocks), KOKKOS_LAMBDA(const std::int64_t block) {
         const std::int64_t i0 = block * L;
         if (i0 + L <= count) {
-          for (int j = 0; j < L; ++j) write_or_add(dxs[i0 + j], dys[i0 + j] * swish_derivative(xs[i0 + j]), add);
+          for (int j = 0; j < L; ++j) dxs[i0 + j] += dys[i0 + j] * swish_derivative(xs[i0 + j]);
         } else {
-          for (std::int64_t i = i0; i < count; ++i) write_or_add(dxs[i], dys[i] * swish_derivative(xs[i]), add);
+          for (std::int64_t i = i0; i < count; ++i) dxs[i] += dys[i] * swish_derivative(xs[i]);
         }
       });
 }

@@ -105,9 +105,10 @@ KOKKOS_INLINE_FUNCTION double cos_two_pi(double t) {
                    w * w * (-2.75573143513906633035e-07 + z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11));
   const double hz = 0.5 * z, one_minus_hz = 1.0 - hz;
   const double cos_x = one_minus_hz + (((1.0 - one_minus_hz) - hz) + z * r);
-  const double sin_tail = 8.33333333332248946124e-03 +
-                          z * (-1.98412698298579493134e-04 +
-                               z * (2.75573137070700676789e-06 + z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10)));
+  const double sin_tail =
+      8.33333333332248946124e-03 +
+      z * (-1.98412698298579493134e-04 +
+           z * (2.75573137070700676789e-06 + z * (-2.50507602534068634195e-08 + z * 1.58969099521155010221e-10)));
   const double sin_x = x + z * x * (-1.66666666666666324348e-01 + z * sin_tail);
   // quadrant 0: cos x, 1: −sin x, 2: −cos x, 3: sin x.
   const std::uint64_t take_sin = 0 - (quadrant & 1), negate = ((quadrant + 1) >> 1 & 1) << 63;

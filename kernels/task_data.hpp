@@ -21,13 +21,6 @@ struct TaskDataKeys {
   bool shared_inputs = false;
 };
 
-
-template <class T>
-KOKKOS_INLINE_FUNCTION T sample_input(InputKind input, RngKey key, std::uint64_t element) {
-  return input == InputKind::normal ? static_cast<T>(normal(key, element))
-                                    : static_cast<T>(uniform(key, element, -1.0, 1.0));
-}
-
 // x: [B][S][n] inputs, y: [B][S] targets. The inputs are drawn in blocks that vectorise, then each
 // target is summed over its row in order.
 template <class ExecSpaceT, class T>
@@ -38,8 +31,16 @@ void task_data_forward(const ExecSpaceT& exec, const View3<T, typename ExecSpace
   const auto key_of = KOKKOS_LAMBDA(const std::int64_t b) {
     return make_key(keys.seed, keys.purpose, keys.step, keys.network_offset + (keys.shared_inputs ? 0 : b));
   };
-  const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) { return sample_input<T>(input, key, i); };
-  draw_in_blocks(exec, "hnet::task_inputs", x.data(), batch, samples * n, x.stride_0(), key_of, sample);
+  // The kind is chosen here: a select inside the draws' loop would keep it scalar.
+  if (input == InputKind::normal) {
+    const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) { return static_cast<T>(normal(key, i)); };
+    draw_in_blocks(exec, "hnet::task_inputs", x.data(), batch, samples * n, x.stride_0(), key_of, sample);
+  } else {
+    const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) {
+      return static_cast<T>(uniform(key, i, -1.0, 1.0));
+    };
+    draw_in_blocks(exec, "hnet::task_inputs", x.data(), batch, samples * n, x.stride_0(), key_of, sample);
+  }
   Kokkos::parallel_for(
       "hnet::task_data_forward", Kokkos::RangePolicy<ExecSpaceT>(exec, 0, batch * samples),
       KOKKOS_LAMBDA(const std::int64_t flat) {

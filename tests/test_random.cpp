@@ -83,7 +83,8 @@ TEST(Random, NormalDrawsRoundToTheFloatsOfLibmBoxMuller) {
   const auto key = hk::make_key(17, hk::Purpose::test_data, 4);
   int differ = 0;
   for (int e = 0; e < 1000000; ++e) {
-    const double u1 = hk::uniform01(key, 2 * static_cast<std::uint64_t>(e)), u2 = hk::uniform01(key, 2 * static_cast<std::uint64_t>(e) + 1);
+    const std::uint64_t first = 2 * static_cast<std::uint64_t>(e);
+    const double u1 = hk::uniform01(key, first), u2 = hk::uniform01(key, first + 1);
     const double libm = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925286766559 * u2);
     const double ours = hk::normal(key, e);
     // libm rounds 2π·u2 first: up to 4.4e-16 in the angle, times the radius sqrt(−2 ln u1) ≤ 8.6.

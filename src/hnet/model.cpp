@@ -176,7 +176,8 @@ struct Normed {
   Normed() = default;
   Normed(Allocator<T>& alloc, const std::string& name, std::int64_t rows, std::int64_t cols,
          GradStart start = GradStart::zeroed)
-      : out(alloc.act(name, rows, cols, start)), mean(alloc.view2(name + "_mean", rows)), rstd(alloc.view2(name + "_rstd", rows)) {}
+      : out(alloc.act(name, rows, cols, start)), mean(alloc.view2(name + "_mean", rows)),
+        rstd(alloc.view2(name + "_rstd", rows)) {}
 };
 
 template <class T>
@@ -193,7 +194,8 @@ struct BlockActs {
   static constexpr GradStart first = GradStart::assigned;
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
       : g(a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
-        e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)), g_ln(a, p + "g_ln", E, 3 * d, first), xq(a, p + "xq", N, d, first),
+        e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)), g_ln(a, p + "g_ln", E, 3 * d, first),
+        xq(a, p + "xq", N, d, first),
         yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
         e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
         q(a.act(p + "q", N, d)), kx(a.act(p + "kx", N, d)), vx(a.act(p + "vx", N, d)), ky(a.act(p + "ky", E, d, first)),
