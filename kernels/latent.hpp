@@ -62,9 +62,7 @@ KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::in
   }
 }
 
-}  // namespace latent_detail
 
-namespace latent_detail {
 // ε of every (network, row, channel), keyed by the global network and row; zero with use_mean.
 template <class E, class T>
 void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
@@ -72,15 +70,20 @@ void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
     Kokkos::deep_copy(exec, eps, T(0));
     return;
   }
+  constexpr int L = vector_lanes<E>();
   const std::uint64_t first = o.row_offset * eps.extent(2);
-  const auto key_of = KOKKOS_LAMBDA(const std::int64_t b) {
-    return make_key(o.seed, Purpose::latent_noise, o.step, o.network_offset + static_cast<std::uint64_t>(b), o.level);
-  };
+  const std::int64_t count = eps.extent(1) * eps.extent(2), blocks = (count + L - 1) / L;
   const auto sample = KOKKOS_LAMBDA(const RngKey key, const std::uint64_t i) {
     return static_cast<T>(normal(key, first + i));
   };
-  draw_in_blocks(exec, "hnet::latent_noise", eps.data(), eps.extent(0), eps.extent(1) * eps.extent(2), eps.stride_0(),
-                 key_of, sample);
+  Kokkos::parallel_for(
+      "hnet::latent_noise", Kokkos::RangePolicy<E>(exec, 0, eps.extent(0) * blocks),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / blocks;
+        const RngKey key =
+            make_key(o.seed, Purpose::latent_noise, o.step, o.network_offset + static_cast<std::uint64_t>(b), o.level);
+        draw_block<L>(&eps(b, 0, 0), (flat % blocks) * L, count, key, sample);
+      });
 }
 }  // namespace latent_detail
 

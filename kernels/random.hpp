@@ -124,24 +124,17 @@ KOKKOS_INLINE_FUNCTION double normal(RngKey key, std::uint64_t element) {
   return compat::sqrt(-2.0 * log_positive(u1)) * cos_two_pi(u2);
 }
 
-// data[b·stride + i] = sample(key_of(b), i) for every network b < batch and element i < count. A
-// work item takes `lanes` consecutive elements of one network and its key once, so that on CPUs
-// the draws of a fixed-length loop vectorise (a draw in a loop with other work stays scalar).
-template <class E, class T, class KeyOf, class Sample>
-void draw_in_blocks(const E& exec, const char* label, T* const data, std::int64_t batch, std::int64_t count,
-                    std::int64_t stride, const KeyOf key_of, const Sample sample) {
-  constexpr int L = vector_lanes<E>();
-  const std::int64_t blocks = (count + L - 1) / L;
-  Kokkos::parallel_for(label, Kokkos::RangePolicy<E>(exec, 0, batch * blocks), KOKKOS_LAMBDA(const std::int64_t flat) {
-    const std::int64_t b = flat / blocks, i0 = (flat % blocks) * L;
-    const RngKey key = key_of(b);
-    T* const out = data + b * stride;
-    if (i0 + L <= count) {
-      for (int j = 0; j < L; ++j) out[i0 + j] = sample(key, static_cast<std::uint64_t>(i0 + j));
-    } else {
-      for (std::int64_t i = i0; i < count; ++i) out[i] = sample(key, static_cast<std::uint64_t>(i));
-    }
-  });
+// out[i] = sample(key, i) for i0 ≤ i < min(i0 + L, count): a work item's L consecutive draws of one
+// network. A whole block is a fixed-length loop of draws alone, which vectorises on CPUs (a draw in
+// a loop with other work stays scalar); callers launch a work item per block of L with their key.
+template <int L, class T, class Sample>
+KOKKOS_INLINE_FUNCTION void draw_block(T* const out, const std::int64_t i0, const std::int64_t count, const RngKey key,
+                                       const Sample& sample) {
+  if (i0 + L <= count) {
+    for (int j = 0; j < L; ++j) out[i0 + j] = sample(key, static_cast<std::uint64_t>(i0 + j));
+  } else {
+    for (std::int64_t i = i0; i < count; ++i) out[i] = sample(key, static_cast<std::uint64_t>(i));
+  }
 }
 
 }  // namespace hnet::kernels

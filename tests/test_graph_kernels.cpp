@@ -195,20 +195,31 @@ TEST(GraphAttention, TeamScheduleEqualsThreadSchedule) {
   }
 }
 
-TEST(GraphAttention, AbsentGradientsAreSkipped) {
-  const auto graph = hnet::build_graph(2, 3);
-  const std::int64_t B = 2, d = 4, N = graph.nodes, E = graph.edges;
-  const Outputs in = attention_inputs(graph, B, d, 300);
-  const Outputs all = run_attention<double>(graph, B, d, 2, in);
+namespace {
+// Attention forward on `in`, then a backward into the edge gradients given only (the other
+// gradients absent), added to them or, with Accumulate::no, assigned.
+void attention_edge_gradients(const hnet::Graph& graph, std::int64_t B, std::int64_t d, const Outputs& in,
+                              const hnet::View3<double>& dky, const hnet::View3<double>& dvy, hk::Accumulate mode) {
+  const std::int64_t N = graph.nodes, E = graph.edges;
   using V3 = hnet::View3<double>;
   const V3 q = view<double>("q", in[0], B, N, d), kx = view<double>("kx", in[1], B, N, d);
   const V3 vx = view<double>("vx", in[2], B, N, d), ky = view<double>("ky", in[3], B, E, d);
   const V3 vy = view<double>("vy", in[4], B, E, d), kd = view<double>("kd", in[5], B, 2, d);
   const V3 vd = view<double>("vd", in[6], B, 2, d), dout = view<double>("dout", in[7], B, N, d);
-  V3 out("out", B, N, d), alpha("alpha", B, 2 * E, 2), dscore("dscore", B, 2 * E, 2), dvy("dvy", B, E, d);
+  V3 out("out", B, N, d), alpha("alpha", B, 2 * E, 2), dscore("dscore", B, 2 * E, 2);
   hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, 2);
-  hk::attention_backward(hnet::ExecSpace(), {V3(), V3(), V3(), V3(), dvy, V3(), V3()}, dout, {q, kx, vx, ky, vy, kd, vd},
-                         alpha, dscore, graph, 2);
+  hk::attention_backward(hnet::ExecSpace(), {V3(), V3(), V3(), dky, dvy, V3(), V3()}, dout, {q, kx, vx, ky, vy, kd, vd},
+                         alpha, dscore, graph, 2, hk::default_attention_schedule<hnet::ExecSpace>, mode);
+}
+}  // namespace
+
+TEST(GraphAttention, AbsentGradientsAreSkipped) {
+  const auto graph = hnet::build_graph(2, 3);
+  const std::int64_t B = 2, d = 4;
+  const Outputs in = attention_inputs(graph, B, d, 300);
+  const Outputs all = run_attention<double>(graph, B, d, 2, in);
+  hnet::View3<double> dvy("dvy", B, graph.edges, d);
+  attention_edge_gradients(graph, B, d, in, hnet::View3<double>(), dvy, hk::Accumulate::yes);
   expect_bits(to_vector(dvy), all[6], "dvy");
 }
 
@@ -217,21 +228,13 @@ TEST(GraphAttention, AbsentGradientsAreSkipped) {
 // add mode gives from zero.
 TEST(GraphAttention, AssignedEdgeGradientsOverwriteWhatTheBuffersHeld) {
   const auto graph = hnet::build_graph(2, 3);
-  const std::int64_t B = 2, d = 4, N = graph.nodes, E = graph.edges;
+  const std::int64_t B = 2, d = 4;
   const Outputs in = attention_inputs(graph, B, d, 310);
   const Outputs all = run_attention<double>(graph, B, d, 2, in);
-  using V3 = hnet::View3<double>;
-  const V3 q = view<double>("q", in[0], B, N, d), kx = view<double>("kx", in[1], B, N, d);
-  const V3 vx = view<double>("vx", in[2], B, N, d), ky = view<double>("ky", in[3], B, E, d);
-  const V3 vy = view<double>("vy", in[4], B, E, d), kd = view<double>("kd", in[5], B, 2, d);
-  const V3 vd = view<double>("vd", in[6], B, 2, d), dout = view<double>("dout", in[7], B, N, d);
-  V3 out("out", B, N, d), alpha("alpha", B, 2 * E, 2), dscore("dscore", B, 2 * E, 2);
-  V3 dky("dky", B, E, d), dvy("dvy", B, E, d);
+  hnet::View3<double> dky("dky", B, graph.edges, d), dvy("dvy", B, graph.edges, d);
   Kokkos::deep_copy(dky, std::numeric_limits<double>::quiet_NaN());
   Kokkos::deep_copy(dvy, std::numeric_limits<double>::quiet_NaN());
-  hk::attention_forward(hnet::ExecSpace(), out, alpha, {q, kx, vx, ky, vy, kd, vd}, graph, 2);
-  hk::attention_backward(hnet::ExecSpace(), {V3(), V3(), V3(), dky, dvy, V3(), V3()}, dout, {q, kx, vx, ky, vy, kd, vd},
-                         alpha, dscore, graph, 2, hk::default_attention_schedule<hnet::ExecSpace>, hk::Accumulate::no);
+  attention_edge_gradients(graph, B, d, in, dky, dvy, hk::Accumulate::no);
   expect_bits(to_vector(dky), all[5], "dky");
   expect_bits(to_vector(dvy), all[6], "dvy");
 }
