@@ -13,17 +13,13 @@
 
 namespace hnet::kernels {
 
-namespace activation_detail {
-KOKKOS_INLINE_FUNCTION std::uint32_t bits_of(float x) { return static_cast<std::uint32_t>(compat::bits_from_float(x)); }
-KOKKOS_INLINE_FUNCTION float float_of(std::uint32_t u) { return compat::float_from_bits(static_cast<std::int32_t>(u)); }
-}  // namespace activation_detail
-
 // e^−|z| in float without a libm call: |z| capped at 87 (e^−87 ≈ 1.6e−38, near the smallest normal
 // float; nothing downstream can tell the difference), Cody–Waite reduction −|z| = n·ln2 + r with
 // |r| ≤ ln2/2, Cephes' expf polynomial (within 2 ulp of expf, tested), and 2^n written into the
 // exponent bits.
 KOKKOS_INLINE_FUNCTION float exp_neg_abs(float z) {
-  using namespace activation_detail;
+  using compat::bits_of;
+  using compat::float_of;
   constexpr std::uint32_t cap = 0x42AE0000u;  // 87.0f; below it, float bits order like the values
   const std::uint32_t a = bits_of(z) & 0x7FFFFFFFu;
   const float x = -float_of(a < cap ? a : cap);
@@ -45,7 +41,8 @@ KOKKOS_INLINE_FUNCTION double exp_neg_abs(double z) { return compat::exp(-compat
 
 // `if_nonnegative` where z's sign bit is clear, else `if_negative`.
 KOKKOS_INLINE_FUNCTION float select_by_sign(float z, float if_nonnegative, float if_negative) {
-  using namespace activation_detail;
+  using compat::bits_of;
+  using compat::float_of;
   const std::uint32_t negative = 0u - (bits_of(z) >> 31);
   return float_of((bits_of(if_nonnegative) & ~negative) | (bits_of(if_negative) & negative));
 }

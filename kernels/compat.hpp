@@ -23,45 +23,26 @@ template <class T> KOKKOS_INLINE_FUNCTION T log1p(T x) { return HNET_KOKKOS_MATH
 
 #undef HNET_KOKKOS_MATH
 
-// A float from its bits and back (std::bit_cast is C++20).
-KOKKOS_INLINE_FUNCTION float float_from_bits(std::int32_t bits) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-  return __int_as_float(bits);
-#else
-  float value;
-  __builtin_memcpy(&value, &bits, sizeof value);
-  return value;
-#endif
+// The bits of a float or double as the unsigned integer of its size, and back (std::bit_cast is
+// C++20): the device intrinsics on GPUs, a memcpy that compiles to a register move on the host.
+template <class To, class From>
+inline To host_bit_cast(const From from) {
+  static_assert(sizeof(To) == sizeof(From), "a bit cast keeps the size");
+  To to;
+  __builtin_memcpy(&to, &from, sizeof to);
+  return to;
 }
-KOKKOS_INLINE_FUNCTION std::int32_t bits_from_float(float value) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-  return __float_as_int(value);
+KOKKOS_INLINE_FUNCTION std::uint32_t bits_of(float x) { return __float_as_uint(x); }
+KOKKOS_INLINE_FUNCTION float float_of(std::uint32_t u) { return __uint_as_float(u); }
+KOKKOS_INLINE_FUNCTION std::uint64_t bits_of(double x) { return static_cast<std::uint64_t>(__double_as_longlong(x)); }
+KOKKOS_INLINE_FUNCTION double double_of(std::uint64_t u) { return __longlong_as_double(static_cast<long long>(u)); }
 #else
-  std::int32_t bits;
-  __builtin_memcpy(&bits, &value, sizeof bits);
-  return bits;
+KOKKOS_INLINE_FUNCTION std::uint32_t bits_of(float x) { return host_bit_cast<std::uint32_t>(x); }
+KOKKOS_INLINE_FUNCTION float float_of(std::uint32_t u) { return host_bit_cast<float>(u); }
+KOKKOS_INLINE_FUNCTION std::uint64_t bits_of(double x) { return host_bit_cast<std::uint64_t>(x); }
+KOKKOS_INLINE_FUNCTION double double_of(std::uint64_t u) { return host_bit_cast<double>(u); }
 #endif
-}
-
-// A double from its bits and back.
-KOKKOS_INLINE_FUNCTION double double_from_bits(std::int64_t bits) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-  return __longlong_as_double(static_cast<long long>(bits));
-#else
-  double value;
-  __builtin_memcpy(&value, &bits, sizeof value);
-  return value;
-#endif
-}
-KOKKOS_INLINE_FUNCTION std::int64_t bits_from_double(double value) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-  return static_cast<std::int64_t>(__double_as_longlong(value));
-#else
-  std::int64_t bits;
-  __builtin_memcpy(&bits, &value, sizeof bits);
-  return bits;
-#endif
-}
 
 // Full unrolling of the fixed-size loops of a register tile. GCC unrolls completely only small
 // loops by itself; a 6 × 16 tile left rolled keeps its accumulators in memory (measured: 1.3

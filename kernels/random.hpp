@@ -65,11 +65,6 @@ KOKKOS_INLINE_FUNCTION double uniform(RngKey key, std::uint64_t element, double 
   return lo + (hi - lo) * uniform01(key, element);
 }
 
-namespace random_detail {
-KOKKOS_INLINE_FUNCTION std::uint64_t bits_of(double x) { return static_cast<std::uint64_t>(compat::bits_from_double(x)); }
-KOKKOS_INLINE_FUNCTION double double_of(std::uint64_t u) { return compat::double_from_bits(static_cast<std::int64_t>(u)); }
-}  // namespace random_detail
-
 // The two functions of Box–Muller without a libm call, so that loops of draws vectorise (a libm
 // call per element kept them scalar: 30–40 ns a draw, against under 1 ns for the hash). Both are
 // fdlibm's algorithms without their special cases, within 1 ulp in double; every select works on
@@ -78,7 +73,8 @@ KOKKOS_INLINE_FUNCTION double double_of(std::uint64_t u) { return compat::double
 // ln u for a positive normal double u (here a uniform, 2⁻⁵⁴ ≤ u < 1): u = 2^k·m with m in
 // [√2/2, √2), and ln m from fdlibm's e_log.c polynomial in s = f/(2 + f), f = m − 1.
 KOKKOS_INLINE_FUNCTION double log_positive(double u) {
-  using namespace random_detail;
+  using compat::bits_of;
+  using compat::double_of;
   const std::uint64_t bits = bits_of(u), mantissa = bits & 0x000FFFFFFFFFFFFFull;
   const std::uint64_t above = mantissa >= 0x6A09E667F3BCDull ? 1 : 0;  // mantissa of √2: m halved, k + 1
   const double m = double_of(mantissa | (above ? 0x3FE0000000000000ull : 0x3FF0000000000000ull));
@@ -95,7 +91,8 @@ KOKKOS_INLINE_FUNCTION double log_positive(double u) {
 // cos(2π·t) for 0 ≤ t < 1: t = q/4 + r with q the nearest integer to 4t and |r| ≤ 1/8 (exact),
 // then ±cos or ±sin of x = 2π·r, |x| ≤ π/4, from fdlibm's k_cos.c and k_sin.c polynomials.
 KOKKOS_INLINE_FUNCTION double cos_two_pi(double t) {
-  using namespace random_detail;
+  using compat::bits_of;
+  using compat::double_of;
   const double shifter = 0x1.8p52;  // adding it rounds 4t to an integer, held in the low bits
   const double shifted = 4.0 * t + shifter;
   const std::uint64_t quadrant = bits_of(shifted) & 3;
