@@ -253,7 +253,11 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
         const std::int64_t end = begin + generate_parameters_host_tile < p ? begin + generate_parameters_host_tile : p;
         for (std::int64_t i0 = begin; i0 < end; i0 += block) {
           const std::int64_t width = i0 + block < end ? block : end - i0, packs = (width + lanes - 1) / lanes;
-          if (width == block && simd_block_packs == 1) {  // a whole pack: vector loads and stores
+          // A whole pack: vector loads and stores, and a GEMM call of its own on the full views. Folding
+          // this into the general path below (one GEMM call on subviews for both) made GCC compile
+          // the GEMM as it did before this branch existed: 4–5× slower on AVX-512, and with P's
+          // last bits different (no FMA contraction), measured in review.
+          if (width == block && simd_block_packs == 1) {
             Pack p0;
             p0.loadUnaligned(&P0(i0));
             const T* u = &U(i0, 0);
