@@ -5,13 +5,16 @@
 //       paper-scale (inputs/paper.toml) configurations, as GFLOP/s of the counted FLOP model
 //       (Model::forward_flops() × 3) and as a percentage of (a); the optimizer part of a step
 //       (global gradient norm + Adam on θ) is timed separately;
-// then a per-kernel profile of one step at each configuration, taken with Kokkos Tools
-// callbacks (every Kokkos kernel of the OpenMP and Serial backends runs synchronously, so the
-// time between its begin and end callbacks is its run time; on a GPU both callbacks fence).
+// then (d) the step's share of SGEMM again with the two interleaved in one loop (robust to a host
+// whose speed drifts between (a) and (c)), and a per-kernel profile of one step at each
+// configuration, taken with Kokkos Tools callbacks (every Kokkos kernel of the OpenMP and Serial
+// backends runs synchronously, so the time between its begin and end callbacks is its run time;
+// on a GPU both callbacks fence).
 //
 //   OMP_NUM_THREADS=2 OMP_PROC_BIND=false build/bin/hnet_step_benchmark
 //   ... --benchmark_filter=TrainStep/paper --benchmark_repetitions=3   (Google Benchmark flags)
 //   ... --profile_steps=N   (steps per configuration in the kernel profile; 0: no profile)
+//   ... --interleaved_rounds=N   (SGEMM and step interleaved, N rounds per configuration; 0: none)
 // The decks are read from inputs/quick.toml and inputs/paper.toml when run from the repository
 // root, else built-in copies of their model, target and train sections are used.
 #include <benchmark/benchmark.h>
@@ -168,23 +171,50 @@ struct Stepper {
 // Benchmarks. Wall time throughout: the OpenMP workers' time is not in the main thread's CPU time.
 
 constexpr std::int64_t gemm_n = 1024;
+constexpr double gemm_flops = 2.0 * gemm_n * gemm_n * gemm_n;
 constexpr std::int64_t stream_n = std::int64_t(1) << 25;  // 128 MiB per float array
 
-void BM_Sgemm(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  hnet::View2<float> A("hnet::step_benchmark::A", n, n), B("hnet::step_benchmark::B", n, n),
-      C("hnet::step_benchmark::C", n, n);
-  Kokkos::deep_copy(A, 1.0f / static_cast<float>(n));
-  Kokkos::deep_copy(B, 0.5f);
-  KokkosBlas::gemm("N", "N", 1.0f, A, B, 0.0f, C);  // thread start-up outside the timing
-  Kokkos::fence();
-  for (auto _ : state) {
-    KokkosBlas::gemm("N", "N", 1.0f, A, B, 0.0f, C);
+// Calls f until at least `seconds` have passed and it ran `min_calls` times; seconds per call.
+template <class F>
+double seconds_per_call(double seconds, std::int64_t min_calls, F&& f) {
+  std::int64_t calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    f();
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds || calls < min_calls);
+  return elapsed / static_cast<double>(calls);
+}
+
+// KokkosBlas::gemm on n = gemm_n float matrices; rate(): bursts of at least `seconds`, as GFLOP/s.
+class SgemmBurst {
+ public:
+  SgemmBurst()
+      : A_("hnet::step_benchmark::A", gemm_n, gemm_n), B_("hnet::step_benchmark::B", gemm_n, gemm_n),
+        C_("hnet::step_benchmark::C", gemm_n, gemm_n) {
+    Kokkos::deep_copy(A_, 1.0f / static_cast<float>(gemm_n));
+    Kokkos::deep_copy(B_, 0.5f);
+    run_once();  // thread start-up outside any timing
+  }
+  double rate(double seconds) { return gemm_flops * 1e-9 / seconds_per_call(seconds, 1, [&] { run_once(); }); }
+
+  void run_once() {
+    KokkosBlas::gemm("N", "N", 1.0f, A_, B_, 0.0f, C_);
     Kokkos::fence();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+
+ private:
+  hnet::View2<float> A_, B_, C_;
+};
+
+void BM_Sgemm(benchmark::State& state) {
+  SgemmBurst sgemm;
+  for (auto _ : state) sgemm.run_once();
+  state.counters["GFLOP/s"] = benchmark::Counter(gemm_flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_Sgemm)->Arg(gemm_n)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_Sgemm)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
 void BM_StreamCopy(benchmark::State& state) {
   const std::int64_t n = state.range(0);
@@ -321,6 +351,7 @@ std::string group_of(const std::string& name) {
       {"hnet::linear_backward", "linear layers (backward)"},
       {"hnet::attention", "attention (scores, softmax, sums)"},
       {"hnet::layernorm", "layer norm"},
+      {"hnet::edge_layernorm", "edge inputs + their layer norm (fused)"},
       {"hnet::swish", "swish"},
       {"hnet::generate_parameters", "P(beta) = P0 + U phi"},
       {"hnet::phi_", "phi MLP"},
@@ -358,6 +389,51 @@ void print_table(const std::string& title, const std::map<std::string, Entry>& r
 }
 
 }  // namespace profile
+
+// ---------------------------------------------------------------------------------------------
+// SGEMM and the step interleaved: S T S T … S in one process, each T's rate set against the mean of
+// the two SGEMM bursts around it. On a shared host the machine's speed drifts over a minute (other
+// tenants, reclaim threads); Google Benchmark measures SGEMM first and the paper step a minute
+// later, so their ratio carries that drift. Interleaving seconds apart cancels most of it.
+
+struct InterleavedRound {
+  double sgemm_before = 0, sgemm_after = 0;  // GFLOP/s
+  double step_seconds = 0;                   // per forward + backward
+  double percent = 0;                        // step GFLOP/s / mean SGEMM GFLOP/s
+};
+
+constexpr double interleaved_sgemm_seconds = 0.5, interleaved_step_seconds = 1.0;  // per burst
+
+std::vector<InterleavedRound> run_interleaved(const Config& config, int rounds) {
+  Stepper s(config);
+  s.forward_backward();  // first touch
+  SgemmBurst sgemm;
+  std::vector<InterleavedRound> out(rounds);
+  double before = sgemm.rate(interleaved_sgemm_seconds);
+  for (InterleavedRound& r : out) {
+    r.step_seconds = seconds_per_call(interleaved_step_seconds, 2, [&] { s.forward_backward(); });
+    r.sgemm_before = before;
+    r.sgemm_after = before = sgemm.rate(interleaved_sgemm_seconds);
+    const double step_rate = s.flops_per_step() * 1e-9 / r.step_seconds;
+    r.percent = 100.0 * step_rate / (0.5 * (r.sgemm_before + r.sgemm_after));
+  }
+  return out;
+}
+
+void print_interleaved(const Config& config, int rounds) {
+  const std::vector<InterleavedRound> r = run_interleaved(config, rounds);
+  std::vector<double> percent, ms;
+  for (const InterleavedRound& x : r) percent.push_back(x.percent), ms.push_back(1e3 * x.step_seconds);
+  std::sort(percent.begin(), percent.end());
+  std::sort(ms.begin(), ms.end());
+  std::printf("  interleaved %-6s (%d rounds of SGEMM %.1f s | steps >= %.1f s | SGEMM ...): median %.1f%% of SGEMM "
+              "(rounds %.1f-%.1f%%), median step %.2f ms\n",
+              config.name.c_str(), rounds, interleaved_sgemm_seconds, interleaved_step_seconds,
+              percent[percent.size() / 2], percent.front(), percent.back(), ms[ms.size() / 2]);
+  for (std::size_t k = 0; k < r.size(); ++k)
+    std::printf("    round %zu: SGEMM %.1f | step %.2f ms | SGEMM %.1f GFLOP/s -> %.1f%%\n", k + 1, r[k].sgemm_before,
+                1e3 * r[k].step_seconds, r[k].sgemm_after, r[k].percent);
+}
 
 // Returns the seconds spent in the linear-layer kernels and the counted forward FLOPs.
 std::pair<double, double> run_profile(const Config& config, int steps) {
@@ -417,7 +493,7 @@ double linear_forward_flops(const Config& c, double forward_flops) {
   return forward_flops - attention - beta - generated;
 }
 
-void print_summary(const Recorder& rec, int profile_steps) {
+void print_summary(const Recorder& rec, int profile_steps, int interleaved_rounds) {
   std::printf("\nSummary (%s; Kokkos %s threads: %d; OMP_NUM_THREADS=%s OMP_PROC_BIND=%s OPENBLAS_NUM_THREADS=%s "
               "OPENBLAS_CORETYPE=%s)\n",
               hnet::ExecSpace::name(), hnet::ExecSpace::name(), hnet::ExecSpace().concurrency(),
@@ -446,6 +522,9 @@ void print_summary(const Recorder& rec, int profile_steps) {
                          1.0 / (step->seconds + opt->seconds));
     std::printf("\n");
   }
+  if (interleaved_rounds > 0)
+    for (const Config& c : configs())
+      if (rec.find("BM_TrainStep/" + c.name)) print_interleaved(c, interleaved_rounds);
   if (profile_steps <= 0) return;
   for (const Config& c : configs()) {
     if (!rec.find("BM_TrainStep/" + c.name)) continue;
@@ -465,11 +544,13 @@ void print_summary(const Recorder& rec, int profile_steps) {
 int main(int argc, char** argv) {
   setenv("OMP_PROC_BIND", "false", 0);  // as perf/bench_main.cpp: threads unbound unless the user says
   Kokkos::ScopeGuard kokkos(argc, argv);
-  int profile_steps = 2;
+  int profile_steps = 2, interleaved_rounds = 5;
   std::vector<char*> args;
   for (int k = 0; k < argc; ++k) {
     if (std::strncmp(argv[k], "--profile_steps=", 16) == 0)
       profile_steps = std::atoi(argv[k] + 16);
+    else if (std::strncmp(argv[k], "--interleaved_rounds=", 21) == 0)
+      interleaved_rounds = std::atoi(argv[k] + 21);
     else
       args.push_back(argv[k]);
   }
@@ -488,7 +569,7 @@ int main(int argc, char** argv) {
   std::printf("%s\n", hnet::kokkos_configuration().c_str());
   Recorder recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
-  print_summary(recorder, profile_steps);
+  print_summary(recorder, profile_steps, interleaved_rounds);
   benchmark::Shutdown();
   return 0;
 }
