@@ -62,7 +62,6 @@ KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::in
   }
 }
 
-
 // ε of every (network, row, channel), keyed by the global network and row; zero with use_mean.
 template <class E, class T>
 void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
