@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "hnet/graph.hpp"
+#include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
@@ -160,6 +161,63 @@ void BM_EdgeInputsBackward(benchmark::State& state) {
   set_counters(state, 3.0 * B * E * d, 4.0 * B * (3.0 * E * d + 2.0 * E * d + 2.0 * N * d));
 }
 BENCHMARK(BM_EdgeInputsBackward)->Apply(sizes);
+
+// The edge update's input and its layer norm (model.md §5.1): the gather and the layer norm as two
+// kernels (g written and read back), then fused (kernels/edge_layernorm.hpp, g only in L1). Bytes:
+// what each version must move at least (forward: e, y, and g twice apart; backward: dy, e, de
+// twice, and dg twice apart plus g once).
+struct EdgeLayerNormCase {
+  std::int64_t B, d, E, N, C;
+  hnet::Graph graph;
+  F3 e, h, g, y, dy, dg, de, dh;
+  F2 mean, rstd, P, dP;
+  explicit EdgeLayerNormCase(const benchmark::State& state)
+      : B(state.range(0)), d(state.range(1)), graph(hnet::build_graph(graph_n, graph_m)) {
+    E = graph.edges, N = graph.nodes, C = 3 * d;
+    e = filled3(B, E, d, 1.f), h = filled3(B, N, d, 2.f), g = filled3(B, E, C, 0.f), y = filled3(B, E, C, 0.f);
+    dy = filled3(B, E, C, 1.f), dg = filled3(B, E, C, 0.f), de = filled3(B, E, d, 0.f), dh = filled3(B, N, d, 0.f);
+    mean = filled2(B, E, 0.f), rstd = filled2(B, E, 1.f), P = filled2(B, 2 * C, 1.f), dP = filled2(B, 2 * C, 0.f);
+  }
+};
+
+void BM_EdgeLayerNormForwardApart(benchmark::State& state) {
+  EdgeLayerNormCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_inputs_forward(exec, c.g, c.e, c.h, c.graph);
+    hk::layernorm_forward(exec, c.y, c.mean, c.rstd, c.g, c.P, 0, c.C);
+  });
+  set_counters(state, 0.0, 4.0 * c.B * c.E * (c.d + 3.0 * c.C));
+}
+BENCHMARK(BM_EdgeLayerNormForwardApart)->Apply(sizes);
+
+void BM_EdgeLayerNormForwardFused(benchmark::State& state) {
+  EdgeLayerNormCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_inputs_layernorm_forward(exec, c.y, c.mean, c.rstd, c.e, c.h, c.graph, c.P, 0, c.C);
+  });
+  set_counters(state, 0.0, 4.0 * c.B * c.E * (c.d + c.C));
+}
+BENCHMARK(BM_EdgeLayerNormForwardFused)->Apply(sizes);
+
+void BM_EdgeLayerNormBackwardApart(benchmark::State& state) {
+  EdgeLayerNormCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::layernorm_backward(exec, c.dg, c.dP, c.dy, c.g, c.P, c.mean, c.rstd, 0, c.C, hk::Accumulate::no);
+    hk::edge_inputs_backward(exec, c.de, c.dh, c.dg, c.graph);
+  });
+  set_counters(state, 0.0, 4.0 * c.B * c.E * (4.0 * c.C + 2.0 * c.d));
+}
+BENCHMARK(BM_EdgeLayerNormBackwardApart)->Apply(sizes);
+
+void BM_EdgeLayerNormBackwardFused(benchmark::State& state) {
+  EdgeLayerNormCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_inputs_layernorm_backward(exec, c.de, c.dh, c.dP, c.dy, c.e, c.h, c.graph, c.P, c.mean, c.rstd, 0,
+                                       c.C);
+  });
+  set_counters(state, 0.0, 4.0 * c.B * c.E * (c.C + 3.0 * c.d));
+}
+BENCHMARK(BM_EdgeLayerNormBackwardFused)->Apply(sizes);
 
 // [e ; ê] for the edge posterior (model.md §5.3).
 void BM_ConcatForward(benchmark::State& state) {

@@ -13,6 +13,7 @@
 #include "gradcheck.hpp"
 #include "hnet/graph.hpp"
 #include "kernels/gather.hpp"
+#include "kernels/edge_layernorm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/pointwise.hpp"
@@ -183,6 +184,33 @@ TEST(EdgeInputsGradcheck, EveryElement) {
   hk::edge_inputs_backward(hnet::ExecSpace(), de.view, dh.view, dg, graph);
   EXPECT_EQ(check("edge_inputs de", he, de.delta(), objective), 0);
   EXPECT_EQ(check("edge_inputs dh", hh, dh.delta(), objective), 0);
+}
+
+// The edge input and its layer norm fused (kernels/edge_layernorm.hpp): de, dh and the gain and
+// bias gradients of the one-pass backward against central differences of the one-pass forward.
+TEST(EdgeLayerNormGradcheck, EveryElement) {
+  const auto graph = hnet::build_graph(2, 3);
+  const std::int64_t B = 2, N = graph.nodes, E = graph.edges, d = 3, C = 3 * d;
+  const std::int64_t off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
+  V3 e("e", B, E, d), h("h", B, N, d), y("y", B, E, C), dy("dy", B, E, C);
+  V2 mean("mean", B, E), rstd("rstd", B, E), P("P", B, p);
+  auto he = random_vector(e.span(), 61, 1.5, 0.3), hh = random_vector(h.span(), 62);
+  auto hP = random_vector(P.span(), 63, 1.0, 0.5);
+  const auto up = random_vector(y.span(), 64);
+  auto objective = [&]() {
+    from_vector(e, he), from_vector(h, hh), from_vector(P, hP);
+    hk::edge_inputs_layernorm_forward(hnet::ExecSpace(), y, mean, rstd, e, h, graph, P, off_gain, off_bias);
+    return dot(up, to_vector(y));
+  };
+  objective();
+  GradBuffer<V3> de(V3("de", B, E, d), 65), dh(V3("dh", B, N, d), 66);
+  GradBuffer<V2> dP(V2("dP", B, p), 67);
+  from_vector(dy, up);
+  hk::edge_inputs_layernorm_backward(hnet::ExecSpace(), de.view, dh.view, dP.view, dy, e, h, graph, P, mean, rstd,
+                                     off_gain, off_bias);
+  EXPECT_EQ(check("edge_layernorm de", he, de.delta(), objective), 0);
+  EXPECT_EQ(check("edge_layernorm dh", hh, dh.delta(), objective), 0);
+  EXPECT_EQ(check("edge_layernorm dP", hP, dP.delta(), objective), 0);
 }
 
 TEST(ConcatGradcheck, EveryElement) {

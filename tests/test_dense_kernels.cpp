@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hnet/graph.hpp"
+#include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/activations.hpp"
@@ -262,6 +263,54 @@ TEST(EdgeInputs, ForwardConcatenatesEdgeSourceAndTarget) {
       }
     }
   EXPECT_EQ(to_vector(g), ref);
+}
+
+// The fused edge input + layer norm against the gather and the layer norm run as two kernels, in
+// float: the same bits forward (y, mean, rstd) and backward (de, dh, dP added to non-zero buffers).
+// d = 5 leaves ragged tails in the row sums, d = 16 none; the second graph is the paper's (48
+// incidences at the output node, 816 rows in the gain and bias sums). Mutation-checked: one ulp
+// more on one element of the fused dx fails it (dh); a reversed edge order does not (double sums of
+// float terms round to the same float in either order).
+void expect_fused_edge_layernorm_bits(std::int64_t n, std::int64_t m, std::int64_t d) {
+  using F3 = hnet::View3<float>;
+  using F2 = hnet::View2<float>;
+  const std::int64_t B = 3, C = 3 * d, off_gain = 2, off_bias = C + 5, p = 2 * C + 7;
+  const auto graph = hnet::build_graph(n, m);
+  const std::int64_t N = graph.nodes, E = graph.edges;
+  const hnet::ExecSpace exec;
+  const auto e = view3<float>(random_vector(B * E * d, 21, 1.5, 0.4), B, E, d);
+  const auto h = view3<float>(random_vector(B * N * d, 22), B, N, d);
+  const auto P = view2<float>(random_vector(B * p, 23, 1.0, 0.5), B, p);
+  const auto dy = view3<float>(random_vector(B * E * C, 24), B, E, C);
+  const Vec de0 = random_vector(B * E * d, 25), dh0 = random_vector(B * N * d, 26), dP0 = random_vector(B * p, 27);
+  std::vector<Vec> fused, apart;
+  {
+    F3 y("y", B, E, C);
+    F2 mean("mean", B, E), rstd("rstd", B, E);
+    auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
+    auto dP = view2<float>(dP0, B, p);
+    hk::edge_inputs_layernorm_forward(exec, y, mean, rstd, e, h, graph, P, off_gain, off_bias);
+    hk::edge_inputs_layernorm_backward(exec, de, dh, dP, dy, e, h, graph, P, mean, rstd, off_gain, off_bias);
+    fused = {to_vector(y), to_vector(mean), to_vector(rstd), to_vector(de), to_vector(dh), to_vector(dP)};
+  }
+  {
+    F3 g("g", B, E, C), dg("dg", B, E, C), y("y", B, E, C);
+    F2 mean("mean", B, E), rstd("rstd", B, E);
+    auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
+    auto dP = view2<float>(dP0, B, p);
+    hk::edge_inputs_forward(exec, g, e, h, graph);
+    hk::layernorm_forward(exec, y, mean, rstd, g, P, off_gain, off_bias);
+    hk::layernorm_backward(exec, dg, dP, dy, g, P, mean, rstd, off_gain, off_bias, hk::Accumulate::no);
+    hk::edge_inputs_backward(exec, de, dh, dg, graph);
+    apart = {to_vector(y), to_vector(mean), to_vector(rstd), to_vector(de), to_vector(dh), to_vector(dP)};
+  }
+  const char* names[] = {"y", "mean", "rstd", "de", "dh", "dP"};
+  for (std::size_t k = 0; k < fused.size(); ++k) EXPECT_EQ(fused[k], apart[k]) << names[k];
+}
+
+TEST(EdgeLayerNorm, FusedGivesTheBitsOfTheGatherAndTheLayerNorm) {
+  expect_fused_edge_layernorm_bits(3, 4, 5);
+  expect_fused_edge_layernorm_bits(16, 48, 16);
 }
 
 TEST(Concat, ForwardPlacesBothHalves) {

@@ -21,6 +21,7 @@
 #include "kernels/identity.hpp"
 #include "kernels/generated_mlp.hpp"
 #include "kernels/latent.hpp"
+#include "kernels/edge_layernorm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/pointwise.hpp"
@@ -192,8 +193,11 @@ struct BlockActs {
 
   // Assigned gradients: block_backward's first writer of each is called with Accumulate::no.
   static constexpr GradStart first = GradStart::assigned;
-  BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H)
-      : g(a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
+  // fused: the edge input g and its layer norm run as one kernel (kernels/edge_layernorm.hpp), which
+  // keeps g out of memory: no views for g and its gradient.
+  BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H,
+            bool fused)
+      : g(fused ? Act<T>() : a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
         e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)), g_ln(a, p + "g_ln", E, 3 * d, first),
         xq(a, p + "xq", N, d, first),
         yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
@@ -269,6 +273,7 @@ struct Model<T>::Impl {
   StepInputs last;
   bool last_evaluated = false;
   double flops = 0.0;
+  bool fuse_edge_layernorm = false;  // kernels/edge_layernorm.hpp: where a network per thread allows it
 
   // arenas: the gradient arenas' sizes from a counting pass (ignored when counting).
   Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
@@ -308,10 +313,11 @@ struct Model<T>::Impl {
     enc_dh = alloc.grad(N, d), enc_de = alloc.grad(Edges, d);
     dec_dh = alloc.grad(N, d), dec_de = alloc.grad(Edges, d);
     const bool learned = s.prior == Prior::learned;
+    fuse_edge_layernorm = hk::edge_layernorm_fused(exec, B);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const std::string level = std::to_string(l);
-      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H);
-      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H);
+      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm);
+      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm);
       enc_extra_dh.push_back(alloc.grad(N, d));
       enc_extra_de.push_back(alloc.grad(Edges, d));
       node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned);
@@ -415,8 +421,13 @@ struct Model<T>::Impl {
 
   // ---- graph-transformer block (model.md §5.1) ----
   void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
-    hk::edge_inputs_forward(exec, a.g.v, e_in, h_in, graph);
-    layernorm(a.g_ln, a.g.v, o.ln_edge);
+    if (fuse_edge_layernorm) {
+      hk::edge_inputs_layernorm_forward(exec, a.g_ln.out.v, a.g_ln.mean, a.g_ln.rstd, e_in, h_in, graph, P,
+                                        o.ln_edge.gain, o.ln_edge.bias);
+    } else {
+      hk::edge_inputs_forward(exec, a.g.v, e_in, h_in, graph);
+      layernorm(a.g_ln, a.g.v, o.ln_edge);
+    }
     linear_swish(a.e_a1, a.e_s1, a.g_ln.out.v, o.edge_mlp1);
     linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
 
@@ -441,8 +452,8 @@ struct Model<T>::Impl {
 
   // dh, de: the streams' shared gradient buffers. On entry they hold dJ/dh_out and dJ/de_out; on
   // exit dJ/dh_in and dJ/de_in. Each branch reads the stream before earlier branches add to it.
-  void block_backward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& dh,
-                      const View3<T>& de) {
+  void block_backward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in,
+                      const View3<T>& dh, const View3<T>& de) {
     linear_back_through_swish(a.a3, dh, a.s3, o.node_mlp2);
     linear_back(a.n_ln.out.g, a.a3.g, a.n_ln.out.v, o.node_mlp1, Bias::apply, Add::no);
     layernorm_back(dh, a.n_ln, a.h_mid, o.ln_node);
@@ -463,8 +474,13 @@ struct Model<T>::Impl {
 
     linear_back_through_swish(a.e_a1, de, a.e_s1, o.edge_mlp2);
     linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1, Bias::apply, Add::no);
-    layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge, Add::no);
-    hk::edge_inputs_backward(exec, de, dh, a.g.g, graph);
+    if (fuse_edge_layernorm) {
+      hk::edge_inputs_layernorm_backward(exec, de, dh, dP, a.g_ln.out.g, e_in, h_in, graph, P, a.g_ln.mean,
+                                         a.g_ln.rstd, o.ln_edge.gain, o.ln_edge.bias);
+    } else {
+      layernorm_back(a.g.g, a.g_ln, a.g.v, o.ln_edge, Add::no);
+      hk::edge_inputs_backward(exec, de, dh, a.g.g, graph);
+    }
   }
 
   // ---- latent channel after decoder block ℓ (model.md §5.3) ----
@@ -512,6 +528,19 @@ struct Model<T>::Impl {
   }
 
   std::int64_t s_phi_dim() const { return L.shape.phi_dim; }
+
+  // The node and edge streams entering encoder or decoder block l: what its forward reads and its
+  // backward reads again.
+  struct BlockInputs {
+    const View3<T>& h;
+    const View3<T>& e;
+  };
+  BlockInputs encoder_inputs(std::int64_t l) const {
+    return l == 0 ? BlockInputs{enc_h0.v, enc_e0.v} : BlockInputs{enc_blocks[l - 1].h_out, enc_blocks[l - 1].e_mid};
+  }
+  BlockInputs decoder_inputs(std::int64_t l) const {
+    return l == 0 ? BlockInputs{dec_h0.v, dec_e0.v} : BlockInputs{node_latents[l - 1].after, edge_latents[l - 1].after};
+  }
 
   const View3<T>& dec_h_final() const { return node_latents.back().after; }
   const View3<T>& dec_e_final() const { return edge_latents.back().after; }
@@ -566,9 +595,8 @@ struct Model<T>::Impl {
     linear(enc_h0.v, r_nodes, L.enc_identity, Add::yes);
     hk::type_embedding_forward(exec, enc_e0.v, graph.edge_type, P, L.enc_edge_type, false);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
-      const View3<T>& h_in = l == 0 ? enc_h0.v : enc_blocks[l - 1].h_out;
-      const View3<T>& e_in = l == 0 ? enc_e0.v : enc_blocks[l - 1].e_mid;
-      block_forward(enc_blocks[l], L.encoder[l], h_in, e_in);
+      const BlockInputs streams = encoder_inputs(l);
+      block_forward(enc_blocks[l], L.encoder[l], streams.h, streams.e);
     }
 
     // Decoder (generative path) with a latent channel after every block.
@@ -576,9 +604,8 @@ struct Model<T>::Impl {
     hk::type_embedding_forward(exec, dec_h0.v, graph.node_type, P, L.dec_node_type, false);
     hk::type_embedding_forward(exec, dec_e0.v, graph.edge_type, P, L.dec_edge_type, false);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
-      const View3<T>& h_in = l == 0 ? dec_h0.v : node_latents[l - 1].after;
-      const View3<T>& e_in = l == 0 ? dec_e0.v : edge_latents[l - 1].after;
-      block_forward(dec_blocks[l], L.decoder[l], h_in, e_in);
+      const BlockInputs streams = decoder_inputs(l);
+      block_forward(dec_blocks[l], L.decoder[l], streams.h, streams.e);
       latent_forward(node_latents[l], L.node_latents[l], dec_blocks[l].h_out, enc_blocks[l].h_out, r_nodes, l, false);
       latent_forward(edge_latents[l], L.edge_latents[l], dec_blocks[l].e_mid, enc_blocks[l].e_mid, r_edges, l, true);
     }
@@ -666,8 +693,8 @@ struct Model<T>::Impl {
       BlockActs<T>& a = dec_blocks[l];
       latent_backward(edge_latents[l], L.edge_latents[l], a.e_mid, r_edges, dec_de, enc_extra_de[l], l, true);
       latent_backward(node_latents[l], L.node_latents[l], a.h_out, r_nodes, dec_dh, enc_extra_dh[l], l, false);
-      const View3<T>& h_in = l == 0 ? dec_h0.v : node_latents[l - 1].after;
-      block_backward(a, L.decoder[l], h_in, dec_dh, dec_de);
+      const BlockInputs streams = decoder_inputs(l);
+      block_backward(a, L.decoder[l], streams.h, streams.e, dec_dh, dec_de);
     }
     hk::type_embedding_backward(exec, dP, dec_dh, graph.node_type, L.dec_node_type, 3);
     hk::type_embedding_backward(exec, dP, dec_de, graph.edge_type, L.dec_edge_type, 2);
@@ -675,8 +702,8 @@ struct Model<T>::Impl {
     for (std::int64_t l = s.blocks - 1; l >= 0; --l) {
       hk::add_into(exec, enc_dh, enc_extra_dh[l]);
       hk::add_into(exec, enc_de, enc_extra_de[l]);
-      const View3<T>& h_in = l == 0 ? enc_h0.v : enc_blocks[l - 1].h_out;
-      block_backward(enc_blocks[l], L.encoder[l], h_in, enc_dh, enc_de);
+      const BlockInputs streams = encoder_inputs(l);
+      block_backward(enc_blocks[l], L.encoder[l], streams.h, streams.e, enc_dh, enc_de);
     }
     linear_back(View3<T>(), enc_dh, r_nodes, L.enc_identity);
     hk::type_embedding_backward(exec, dP, enc_dh, graph.node_type, L.enc_node_type, 3);
