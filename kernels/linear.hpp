@@ -9,7 +9,8 @@
 // tile shape alone: results do not depend on the thread count. The tile shape is chosen per
 // backend and instruction set (linear_detail::HostTile), as a BLAS micro-kernel is: on x86 with
 // AVX2 + FMA, 6 × 16 floats are 12 ymm accumulators, and a step of k loads 2 vectors of W,
-// broadcasts 6 values of x and issues 12 FMAs.
+// broadcasts 6 values of x and issues 12 FMAs. The vector width changes no sum (each element is
+// the same chain of FMAs in k order), so every instruction set gives the same bits.
 #include <cstdint>
 #include <type_traits>
 
@@ -23,7 +24,7 @@ namespace linear_detail {
 
 // MR × NR accumulators must fit the vector register file with room for the W row and a broadcast.
 #if defined(__AVX512F__)
-struct HostTile { static constexpr int rows = 12, cols = 16; };  // 24 of 32 registers (ymm or zmm halves)
+struct HostTile { static constexpr int rows = 12, cols = 32; };  // 24 of 32 zmm registers
 #elif defined(__AVX2__) || defined(__AVX__)
 struct HostTile { static constexpr int rows = 6, cols = 16; };   // 12 of 16 ymm registers
 #else
@@ -95,7 +96,9 @@ struct TileOut {
 #define HNET_HOST_VECTOR_TILE 1
 template <class T>
 constexpr bool host_vector_type = std::is_same<T, float>::value || std::is_same<T, double>::value;
-#if defined(__AVX__)
+#if defined(__AVX512F__)
+constexpr int host_vector_bytes = 64;
+#elif defined(__AVX__)
 constexpr int host_vector_bytes = 32;
 #else
 constexpr int host_vector_bytes = 16;
@@ -104,8 +107,10 @@ template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
                                                           const TileOut<T> to, bool resume) {
-  typedef T V __attribute__((vector_size(host_vector_bytes)));
-  constexpr int W = host_vector_bytes / sizeof(T), NV = NR / W;
+  // The widest vector a tile row fills: a tile of 8 floats on AVX-512 runs on ymm registers.
+  constexpr int bytes = NR * sizeof(T) < host_vector_bytes ? NR * sizeof(T) : host_vector_bytes;
+  typedef T V __attribute__((vector_size(bytes)));
+  constexpr int W = bytes / sizeof(T), NV = NR / W;
   static_assert(NR % W == 0, "the tile width must be a multiple of the vector width");
   V acc[MR][NV];
   HNET_UNROLL for (int rr = 0; rr < MR; ++rr) HNET_UNROLL for (int j = 0; j < NV; ++j) {
@@ -223,11 +228,15 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
   }
 }
 
-// Output channels of one tile: the tile's NR, or a narrower one for narrow layers (2k = 8, d → 1),
-// where a full tile would compute mostly padding.
-template <class E>
-KOKKOS_INLINE_FUNCTION constexpr int narrow_cols() {
-  return Tile<E>::cols >= 16 ? Tile<E>::cols / 2 : Tile<E>::cols;
+// f(std::integral_constant<int, NR>) with the output channels of one tile for a layer of `channels`
+// outputs: the tile's width, or for narrow layers (2k = 8, d → 1), where a full tile would compute
+// mostly padding, the widest of its halves down to 8 that the layer fills.
+template <class E, int NR = Tile<E>::cols, class F>
+void with_tile_cols(std::int64_t channels, F&& f) {
+  if constexpr (NR > 8) {
+    if (channels < NR) return with_tile_cols<E, NR / 2>(channels, f);
+  }
+  f(std::integral_constant<int, NR>{});
 }
 
 // y tile (rows r0.., channels o0..) = x·W (+ bias), written or added.
@@ -402,10 +411,9 @@ void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V
                     const V3<E, T>& activated = {}) {
   using namespace linear_detail;
   const bool accumulate = mode == Accumulate::yes;
-  if (y.extent(2) >= Tile<E>::cols)
-    forward_tiles<E, Tile<E>::cols>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
-  else
-    forward_tiles<E, narrow_cols<E>()>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
+  with_tile_cols<E>(y.extent(2), [&](auto cols) {
+    forward_tiles<E, decltype(cols)::value>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
+  });
 }
 
 // dx += dy·Wᵀ, or dx = dy·Wᵀ with dx_mode = Accumulate::no (skipped when dx is not present);
@@ -422,15 +430,13 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
     const bool add = dx_mode == Accumulate::yes;
-    if (dx.extent(2) >= Tile<E>::cols)
-      backward_dx_tiles<E, Tile<E>::cols>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
-    else
-      backward_dx_tiles<E, narrow_cols<E>()>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
+    with_tile_cols<E>(dx.extent(2), [&](auto cols) {
+      backward_dx_tiles<E, decltype(cols)::value>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
+    });
   }
-  if (dy.extent(2) >= Tile<E>::cols)
-    backward_dw<E, Tile<E>::cols>(exec, dP, dy, x, off_w, off_b, by_network);
-  else
-    backward_dw<E, narrow_cols<E>()>(exec, dP, dy, x, off_w, off_b, by_network);
+  with_tile_cols<E>(dy.extent(2), [&](auto cols) {
+    backward_dw<E, decltype(cols)::value>(exec, dP, dy, x, off_w, off_b, by_network);
+  });
 }
 
 }  // namespace hnet::kernels

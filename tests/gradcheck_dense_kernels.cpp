@@ -79,27 +79,32 @@ TEST(LayerNormGradcheck, EveryElement) {
   EXPECT_EQ(check("layernorm dP", hP, dP.delta(), objective), 0);
 }
 
-// Shapes straddle the register tiles (SSE2 4 × 8, AVX2 6 × 16 with the narrow 6 × 8): full tiles and
-// ragged edges, a short vector tile (dW: 10 = 6 + 4 input rows) among them.
+// Shapes straddle the register tiles (SSE2 4 × 8; AVX2 6 × 16 with the narrow 6 × 8; AVX-512 12 × 32
+// with 12 × 16 and 12 × 8): full tiles and ragged edges, short vector tiles (dW: 10 = 6 + 4 and
+// 35 = 2 · 12 + 11 input rows) among them.
 TEST(LinearGradcheck, EveryElementWithBias) {
-  const std::int64_t B = 2, R = 9, Cin = 10, Cout = 11, off_w = 3, off_b = off_w + Cin * Cout + 1;
-  const std::int64_t p = off_b + Cout + 2;
-  V3 x("x", B, R, Cin), y("y", B, R, Cout), dy("dy", B, R, Cout);
-  V2 P("P", B, p);
-  auto hx = random_vector(x.span(), 11), hP = random_vector(P.span(), 12, 0.5);
-  const auto up = random_vector(y.span(), 13);
-  auto objective = [&]() {
-    from_vector(x, hx), from_vector(P, hP);
-    hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, hk::Accumulate::no);
-    return dot(up, to_vector(y));
-  };
-  objective();
-  GradBuffer<V3> dx(V3("dx", B, R, Cin), 14);
-  GradBuffer<V2> dP(V2("dP", B, p), 15);
-  from_vector(dy, up);
-  hk::linear_backward(hnet::ExecSpace(), dx.view, dP.view, dy, x, P, off_w, off_b);
-  EXPECT_EQ(check("linear dx", hx, dx.delta(), objective), 0);
-  EXPECT_EQ(check("linear dP", hP, dP.delta(), objective), 0);
+  struct Shape { std::int64_t R, Cin, Cout; };
+  for (const Shape s : {Shape{9, 10, 11}, Shape{14, 35, 34}}) {
+    const std::int64_t B = 2, R = s.R, Cin = s.Cin, Cout = s.Cout, off_w = 3, off_b = off_w + Cin * Cout + 1;
+    const std::int64_t p = off_b + Cout + 2;
+    V3 x("x", B, R, Cin), y("y", B, R, Cout), dy("dy", B, R, Cout);
+    V2 P("P", B, p);
+    auto hx = random_vector(x.span(), 11), hP = random_vector(P.span(), 12, 0.5);
+    const auto up = random_vector(y.span(), 13);
+    auto objective = [&]() {
+      from_vector(x, hx), from_vector(P, hP);
+      hk::linear_forward(hnet::ExecSpace(), y, x, P, off_w, off_b, hk::Accumulate::no);
+      return dot(up, to_vector(y));
+    };
+    objective();
+    GradBuffer<V3> dx(V3("dx", B, R, Cin), 14);
+    GradBuffer<V2> dP(V2("dP", B, p), 15);
+    from_vector(dy, up);
+    hk::linear_backward(hnet::ExecSpace(), dx.view, dP.view, dy, x, P, off_w, off_b);
+    const std::string shape = " (Cin " + std::to_string(Cin) + ", Cout " + std::to_string(Cout) + ")";
+    EXPECT_EQ(check("linear dx" + shape, hx, dx.delta(), objective), 0);
+    EXPECT_EQ(check("linear dP" + shape, hP, dP.delta(), objective), 0);
+  }
 }
 
 // No bias (off_b < 0), no input gradient, accumulating forward (y += x·W), one output channel.
