@@ -22,6 +22,7 @@
 #include <KokkosBlas3_gemm.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -539,9 +540,28 @@ void print_summary(const Recorder& rec, int profile_steps, int interleaved_round
   }
 }
 
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded: a value inherited from the environment
+// (some shared hosts export OPENBLAS_CORETYPE=Haswell) pins its SGEMM to older kernels, and every
+// "% of SGEMM" would be taken against a rate below the machine's (on a 2-vCPU AMD EPYC with
+// AVX-512: Haswell 140-190, its own choice Cooperlake 300-350 GFLOP/s). So the benchmark starts
+// itself again without it, unless --keep_openblas_coretype asks to measure under the pinned kernels.
+void restart_without_openblas_coretype(int argc, char** argv) {
+  bool keep = false;
+  for (int k = 1; k < argc; ++k) keep = keep || std::strcmp(argv[k], "--keep_openblas_coretype") == 0;
+  const char* pinned = std::getenv("OPENBLAS_CORETYPE");
+  if (keep || !pinned) return;
+  std::fprintf(stderr, "hnet_step_benchmark: OPENBLAS_CORETYPE=%s pins OpenBLAS's kernels; restarting without it so "
+               "that SGEMM runs at the machine's rate (--keep_openblas_coretype keeps it)\n", pinned);
+  unsetenv("OPENBLAS_CORETYPE");
+  execv("/proc/self/exe", argv);
+  std::fprintf(stderr, "hnet_step_benchmark: could not restart (%s); measuring with the pinned kernels\n",
+               std::strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  restart_without_openblas_coretype(argc, argv);
   setenv("OMP_PROC_BIND", "false", 0);  // as perf/bench_main.cpp: threads unbound unless the user says
   Kokkos::ScopeGuard kokkos(argc, argv);
   int profile_steps = 2, interleaved_rounds = 5;
@@ -551,7 +571,7 @@ int main(int argc, char** argv) {
       profile_steps = std::atoi(argv[k] + 16);
     else if (std::strncmp(argv[k], "--interleaved_rounds=", 21) == 0)
       interleaved_rounds = std::atoi(argv[k] + 21);
-    else
+    else if (std::strcmp(argv[k], "--keep_openblas_coretype") != 0)
       args.push_back(argv[k]);
   }
   int count = static_cast<int>(args.size());

@@ -130,6 +130,10 @@ def main():
                     help="comma-separated torch thread counts, one peer run (B, B', ...) per count and round; the "
                          "first is the reference (2, as specified); 1 is added because it is the peer's fastest "
                          "setting on this 2-core machine")
+    ap.add_argument("--keep-openblas-coretype", action="store_true",
+                    help="leave OPENBLAS_CORETYPE in the runs' environment; by default it is removed, so that the "
+                         "peer's OpenBLAS picks the machine's own kernels (a pinned Haswell on an AVX-512 host halves "
+                         "its GEMM rate and would flatter hnet)")
     ap.add_argument("--quiet-timeout", type=float, default=300,
                     help="before each run, wait up to this many seconds for the CPUs to be >= 90%% idle "
                          "(perf/peer/wait_quiet.py); 0: do not wait")
@@ -146,6 +150,8 @@ def main():
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(args.threads)
     env.setdefault("OMP_PROC_BIND", "false")  # hnet's default (README: 'Threads')
+    if not args.keep_openblas_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"# compare: config {args.config}, {args.rounds} rounds A (hnet: {args.hnet}, {args.hnet_steps} steps) / "
