@@ -29,7 +29,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 // Edge MLP (3d → 2d → d): both layer shapes, since the first is the model's largest GEMM.
 void linear_sizes(benchmark::internal::Benchmark* b) {
   for (const auto& bd : {std::pair<int, int>{8, 32}, std::pair<int, int>{32, 64}})
-    b->Args({bd.first, bd.second, 3, 2})->Args({bd.first, bd.second, 2, 1});
+    b->Args({bd.first, bd.second, 3, 2})->Args({bd.first, bd.second, 2, 1})->Args({bd.first, bd.second, 1, 1});
   b->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 
