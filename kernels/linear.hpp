@@ -411,7 +411,7 @@ void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V
                     const V3<E, T>& activated = {}) {
   using namespace linear_detail;
   const bool accumulate = mode == Accumulate::yes;
-  with_tile_cols<E>(y.extent(2), [&](auto cols) {
+  with_tile_cols<E>(y.extent(2), [&exec, &y, &x, &P, off_w, off_b, accumulate, &residual, &activated](auto cols) {
     forward_tiles<E, decltype(cols)::value>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
   });
 }
@@ -430,11 +430,11 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
     const bool add = dx_mode == Accumulate::yes;
-    with_tile_cols<E>(dx.extent(2), [&](auto cols) {
+    with_tile_cols<E>(dx.extent(2), [&exec, &dx, &dy, &P, off_w, by_network, add, &pre_activation](auto cols) {
       backward_dx_tiles<E, decltype(cols)::value>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
     });
   }
-  with_tile_cols<E>(dy.extent(2), [&](auto cols) {
+  with_tile_cols<E>(dy.extent(2), [&exec, &dP, &dy, &x, off_w, off_b, by_network](auto cols) {
     backward_dw<E, decltype(cols)::value>(exec, dP, dy, x, off_w, off_b, by_network);
   });
 }
