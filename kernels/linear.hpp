@@ -10,7 +10,7 @@
 // backend and instruction set (linear_detail::HostTile), as a BLAS micro-kernel is: on x86 with
 // AVX2 + FMA, 6 × 16 floats are 12 ymm accumulators, and a step of k loads 2 vectors of W,
 // broadcasts 6 values of x and issues 12 FMAs. The vector width changes no sum (each element is
-// the same chain of FMAs in k order): AVX2 and AVX-512 builds give the same bits.
+// the same chain of FMAs in k order: θ after 20 steps was identical with 12 × 16 and 12 × 32 tiles).
 #include <cstdint>
 #include <type_traits>
 
