@@ -101,14 +101,15 @@ KOKKOS_INLINE_FUNCTION void du_column_sums(const V2T& dU, const V2T& dP, const V
                                            std::int64_t batch, std::int64_t c) {
   using T = typename V2T::non_const_value_type;
   PairwiseLanes<T, C * L> sum;
-  T v[C * L], out[C * L];
-  for (std::int64_t b = 0; b < batch; ++b) {
+  T out[C * L];
+  const auto products = [&dP, &phi, i0, c](std::int64_t b, T (&w)[C * L]) {
     HNET_UNROLL for (int q = 0; q < C; ++q) {
       const T f = phi(b, c + q);
-      HNET_UNROLL for (int j = 0; j < L; ++j) v[q * L + j] = dP(b, i0 + j) * f;
+      HNET_UNROLL for (int j = 0; j < L; ++j) w[q * L + j] = dP(b, i0 + j) * f;
     }
-    sum.add(v);
-  }
+    compat::keep_rounded(w);  // rounded products, as the counter sums them when added one at a time
+  };
+  sum.add_all(batch, products);
   sum.total(out);
   HNET_UNROLL for (int q = 0; q < C; ++q)
     HNET_UNROLL for (int j = 0; j < L; ++j) dU(i0 + j, c + q) += out[q * L + j];
@@ -122,11 +123,11 @@ KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& 
   using T = typename V2T::non_const_value_type;
   if (want_p0) {
     PairwiseLanes<T, L> sum;
-    T v[L], out[L];
-    for (std::int64_t b = 0; b < batch; ++b) {
-      HNET_UNROLL for (int j = 0; j < L; ++j) v[j] = dP(b, i0 + j);
-      sum.add(v);
-    }
+    T out[L];
+    const auto values = [&dP, i0](std::int64_t b, T (&w)[L]) {
+      HNET_UNROLL for (int j = 0; j < L; ++j) w[j] = dP(b, i0 + j);
+    };
+    sum.add_all(batch, values);
     sum.total(out);
     HNET_UNROLL for (int j = 0; j < L; ++j) dP0(i0 + j) += out[j];
   }

@@ -23,6 +23,48 @@ template <class T> KOKKOS_INLINE_FUNCTION T log1p(T x) { return HNET_KOKKOS_MATH
 
 #undef HNET_KOKKOS_MATH
 
+// Makes the values w[0..N) opaque to the compiler, so a product stored there stays a rounded
+// product instead of becoming an FMA with the add it feeds (GCC contracts across statements by
+// default, also in vectorised code, where __builtin_assoc_barrier is dropped). Where two code
+// paths must sum the same products to the same bits (kernels/pairwise_sum.hpp's blocks against
+// its one-at-a-time adds), the one whose products feed adds directly needs it. On the host the
+// values pass through vector registers by an empty asm (free); device compilers keep x·y + z apart
+// where it matters to hnet already (one path only), so there it does nothing.
+template <class T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
+  (void)w;
+#elif defined(__x86_64__) || defined(__aarch64__)
+#if defined(__AVX512F__)
+  constexpr int bytes = 64;
+#elif defined(__AVX__)
+  constexpr int bytes = 32;
+#else
+  constexpr int bytes = 16;
+#endif
+  constexpr int per = bytes / static_cast<int>(sizeof(T));
+  typedef T V __attribute__((vector_size(bytes)));
+  const auto opaque = [](auto& x) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+    asm("" : "+v"(x));
+#elif defined(__x86_64__)
+    asm("" : "+x"(x));
+#else
+    asm("" : "+w"(x));
+#endif
+  };
+  for (int k = 0; k < N / per; ++k) {
+    V v;
+    __builtin_memcpy(&v, &w[k * per], sizeof v);
+    opaque(v);
+    __builtin_memcpy(&w[k * per], &v, sizeof v);
+  }
+  for (int k = N / per * per; k < N; ++k) opaque(w[k]);
+#else
+  asm volatile("" : : "r"(&w[0]) : "memory");
+#endif
+}
+
 // The bits of a float or double as the unsigned integer of its size, and back (std::bit_cast is
 // C++20): the device intrinsics on GPUs, a memcpy that compiles to a register move on the host.
 template <class To, class From>

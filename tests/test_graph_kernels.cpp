@@ -587,6 +587,33 @@ TEST(GenerateParameters, ForwardBitsDoNotDependOnTheBatchSplit) {
   }
 }
 
+// dP0 and dU are sums over the networks in the pairwise tree of kernels/pairwise_sum.hpp, which
+// the host takes 8 networks at a time: the bits must be those of the counter fed one rounded
+// product at a time (19 networks: two blocks of 8 and 3 alone; 40 parameters: two vectors of 16
+// lanes and a ragged 8; dφ = 5: two pairs of columns and one alone).
+TEST(GenerateParameters, BackwardSumsFollowThePairwiseTree) {
+  const std::int64_t B = 19, p = 40, dim = 5;
+  const Vec P0 = random_vector(p, 1700), U = random_vector(p * dim, 1701), phi = random_vector(B * dim, 1702);
+  const Vec dP = random_vector(B * p, 1703);
+  const Outputs got = run_generate<float>(B, p, dim, P0, U, {phi, dP});
+  Vec dP0(p), dU(p * dim);
+  for (std::int64_t i = 0; i < p; ++i) {
+    hk::PairwiseSum<float> sum0;
+    for (std::int64_t b = 0; b < B; ++b) sum0.add(static_cast<float>(dP[b * p + i]));
+    dP0[i] = sum0.total();
+    for (std::int64_t c = 0; c < dim; ++c) {
+      hk::PairwiseSum<float> sum;
+      for (std::int64_t b = 0; b < B; ++b) {
+        volatile float product = static_cast<float>(dP[b * p + i]) * static_cast<float>(phi[b * dim + c]);
+        sum.add(product);
+      }
+      dU[i * dim + c] = sum.total();
+    }
+  }
+  expect_bits(got[2], dP0, "dP0");
+  expect_bits(got[3], dU, "dU");
+}
+
 TEST(GenerateParameters, DeterministicAndBatchIndependent) {
   const std::int64_t B = 4, p = 20000, dim = 16;
   const Vec P0 = random_vector(p, 1500), U = random_vector(p * dim, 1501, 1e-3);
