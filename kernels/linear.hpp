@@ -49,12 +49,12 @@ KOKKOS_INLINE_FUNCTION std::int64_t clamp_tile(std::int64_t remaining, std::int6
 
 // Where a tile's sums go: out[rr·row + cc] = sum (+ bias[cc]), += with add, or = residual[…] + …
 // with a residual (same row stride as out). Swish fused on either side (same row stride as out):
-// with `activated` the stored value's swish is written there too (a layer before a swish), with
-// `pre_activation` the sum is multiplied by swish′(pre_activation[…]) before it is stored (dx of a
-// layer after a swish: the gradient of the swish's input); both are the bits of the separate
-// swish kernels, applied to the same float. Plain values, not
-// a lambda capturing by reference: GCC then cannot prove the accumulators private to the tile and
-// stops vectorising it (measured: 2 instead of 54 GFLOP/s).
+// with `activated` (a layer before a swish) the sum v goes there as swish(v) and `out` takes its
+// slope swish′(v) instead of v, all that the backward needs of v; with `slope` (dx of a layer after
+// a swish) the sum is multiplied by slope[…] before it is stored: the gradient of the swish's
+// input. Both are the bits of the separate swish kernels, applied to the same float. Plain values,
+// not a lambda capturing by reference: GCC then cannot prove the accumulators private to the tile
+// and stops vectorising it (measured: 2 instead of 54 GFLOP/s).
 template <class T>
 struct TileOut {
   T* out;
@@ -63,24 +63,21 @@ struct TileOut {
   bool add;
   const T* residual;  // nullptr: none
   T* activated = nullptr;
-  const T* pre_activation = nullptr;
+  const T* slope = nullptr;
   KOKKOS_FORCEINLINE_FUNCTION void operator()(std::int64_t rr, std::int64_t cc, T sum) const {
     const std::int64_t at = rr * row + cc;
     T v = bias ? sum + bias[cc] : sum;
-    if (pre_activation) v = v * swish_derivative(pre_activation[at]);
-    if (add)
+    if (slope) v = v * slope[at];
+    if (activated) {
+      activated[at] = swish(v);
+      out[at] = swish_derivative(v);
+    } else if (add) {
       out[at] += v;
-    else if (residual)
+    } else if (residual) {
       out[at] = residual[at] + v;
-    else
+    } else {
       out[at] = v;
-    if (activated) activated[at] = swish(out[at]);
-  }
-  // The swish side of a tile row's W stored values from `first` on (the host's vector epilogue).
-  template <int W>
-  KOKKOS_FORCEINLINE_FUNCTION void swish_side(std::int64_t first) const {
-    if (activated)
-      for (int w = 0; w < W; ++w) activated[first + w] = swish(out[first + w]);
+    }
   }
 };
 
@@ -142,23 +139,31 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
     __builtin_memcpy(&v, p, sizeof(V));
     return v;
   };
+  // Swish and its slope on the whole vector for floats (lanes::), element by element otherwise.
+  const auto swish_and_slope = [](V z, V& activated, V& slope) {
+    if constexpr (std::is_same<T, float>::value) {
+      activated = lanes::swish(z), slope = lanes::swish_derivative(z);
+    } else {
+      for (int w = 0; w < W; ++w) activated[w] = swish(z[w]), slope[w] = swish_derivative(z[w]);
+    }
+  };
   HNET_UNROLL for (int rr = 0; rr < MR; ++rr) {
     T* const row = to.out + rr * to.row;
     HNET_UNROLL for (int j = 0; j < NV; ++j) {
       V v = acc[rr][j];
       if (to.bias) v = v + load(to.bias + j * W);
-      if (to.pre_activation) {
-        V derivative;
-        const T* const pre = to.pre_activation + rr * to.row + j * W;
-        for (int w = 0; w < W; ++w) derivative[w] = swish_derivative(pre[w]);
-        v = v * derivative;
-      }
-      if (to.add)
+      if (to.slope) v = v * load(to.slope + rr * to.row + j * W);
+      if (to.activated) {
+        V activated, slope;
+        swish_and_slope(v, activated, slope);
+        __builtin_memcpy(to.activated + rr * to.row + j * W, &activated, sizeof(V));
+        v = slope;
+      } else if (to.add) {
         v = load(row + j * W) + v;
-      else if (to.residual)
+      } else if (to.residual) {
         v = load(to.residual + rr * to.row + j * W) + v;
+      }
       __builtin_memcpy(row + j * W, &v, sizeof(V));
-      to.template swish_side<W>(rr * to.row + j * W);
     }
   }
 }
@@ -267,7 +272,7 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
 // to balance the threads. The split into teams changes no sum.
 template <class E, int NR, class T>
 void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, const V2<E, T>& P,
-                       std::int64_t off_w, bool team_per_network, bool add, const V3<E, T>& pre_activation = {}) {
+                       std::int64_t off_w, bool team_per_network, bool add, const V3<E, T>& swish_slope = {}) {
   constexpr int MR = Tile<E>::rows;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
@@ -278,7 +283,7 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
   const std::int64_t chunks = (R + team_rows - 1) / team_rows;
   const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
   const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
-  const bool through_swish = present(pre_activation);
+  const bool through_swish = present(swish_slope);
   const Policy policy =
       Policy(exec, B * chunks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
   Kokkos::parallel_for(
@@ -294,7 +299,7 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
           if (r0 >= R) break;
           const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
           const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, add, nullptr, nullptr,
-                              through_swish ? &pre_activation(b, r0, i0) : nullptr};
+                              through_swish ? &swish_slope(b, r0, i0) : nullptr};
           tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
         }
       });
@@ -403,35 +408,46 @@ void backward_dw(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, const V3
 
 // y = x·W + bias, or y += x·W + bias with Accumulate::yes, or y = residual + x·W + bias
 // when a residual (shaped like y) is present: a residual stream in one pass instead of a copy
-// followed by an accumulation. With `activated` (shaped like y) also activated = swish(y), the
-// swish that follows the layer, in the same pass.
+// followed by an accumulation.
 template <class E, class T>
 void linear_forward(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2<E, T>& P, std::int64_t off_w,
-                    std::int64_t off_b, Accumulate mode, const V3<E, T>& residual = {},
-                    const V3<E, T>& activated = {}) {
+                    std::int64_t off_b, Accumulate mode, const V3<E, T>& residual = {}) {
   using namespace linear_detail;
   const bool accumulate = mode == Accumulate::yes;
-  with_tile_cols<E>(y.extent(2), [&exec, &y, &x, &P, off_w, off_b, accumulate, &residual, &activated](auto cols) {
-    forward_tiles<E, decltype(cols)::value>(exec, y, x, P, off_w, off_b, accumulate, residual, activated);
+  with_tile_cols<E>(y.extent(2), [&exec, &y, &x, &P, off_w, off_b, accumulate, &residual](auto cols) {
+    forward_tiles<E, decltype(cols)::value>(exec, y, x, P, off_w, off_b, accumulate, residual, V3<E, T>());
+  });
+}
+
+// A layer followed by a swish, in one pass: with y = x·W + bias, activated = swish(y) and
+// slope = swish′(y) (both shaped like y). y itself is not kept: the next layer reads `activated`,
+// and this layer's backward needs of y only its slope (linear_backward's swish_slope), so the
+// backward computes no swish′ and the forward shares σ(y) between the two.
+template <class E, class T>
+void linear_swish_forward(const E& exec, const V3<E, T>& activated, const V3<E, T>& slope, const V3<E, T>& x,
+                          const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b) {
+  using namespace linear_detail;
+  with_tile_cols<E>(slope.extent(2), [&exec, &activated, &slope, &x, &P, off_w, off_b](auto cols) {
+    forward_tiles<E, decltype(cols)::value>(exec, slope, x, P, off_w, off_b, false, V3<E, T>(), activated);
   });
 }
 
 // dx += dy·Wᵀ, or dx = dy·Wᵀ with dx_mode = Accumulate::no (skipped when dx is not present);
-// dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0). With `pre_activation` (x = swish(pre_activation),
-// shaped like x) dx is the gradient of the swish's input instead: (dy·Wᵀ) ⊙ swish′(pre_activation),
-// the swish's backward in the same pass.
+// dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0). With `swish_slope` (x = swish(y'), and
+// swish_slope = swish′(y') as linear_swish_forward wrote it, shaped like x) dx is the gradient of
+// the swish's input y' instead: (dy·Wᵀ) ⊙ swish_slope, the swish's backward in the same pass.
 template <class E, class T>
 void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, const V3<E, T>& dy, const V3<E, T>& x,
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b,
-                     Accumulate dx_mode = Accumulate::yes, const V3<E, T>& pre_activation = {}) {
+                     Accumulate dx_mode = Accumulate::yes, const V3<E, T>& swish_slope = {}) {
   using namespace linear_detail;
   // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
   // and dy read once); otherwise work items per tile. Both give the same bits.
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
   if (present(dx)) {
     const bool add = dx_mode == Accumulate::yes;
-    with_tile_cols<E>(dx.extent(2), [&exec, &dx, &dy, &P, off_w, by_network, add, &pre_activation](auto cols) {
-      backward_dx_tiles<E, decltype(cols)::value>(exec, dx, dy, P, off_w, by_network, add, pre_activation);
+    with_tile_cols<E>(dx.extent(2), [&exec, &dx, &dy, &P, off_w, by_network, add, &swish_slope](auto cols) {
+      backward_dx_tiles<E, decltype(cols)::value>(exec, dx, dy, P, off_w, by_network, add, swish_slope);
     });
   }
   with_tile_cols<E>(dy.extent(2), [&exec, &dP, &dy, &x, off_w, off_b, by_network](auto cols) {

@@ -126,6 +126,39 @@ void BM_LinearBackwardWeights(benchmark::State& state) {
 }
 BENCHMARK(BM_LinearBackwardWeights)->Apply(linear_sizes);
 
+// The edge MLP's layers with their swish fused: the forward of 3d → 2d writes swish(y) and its
+// slope; the backward of 2d → d takes dx through that slope (model.md §5.1).
+void fused_swish_sizes(benchmark::internal::Benchmark* b) {
+  b->Args({8, 32, 3, 2})->Args({32, 64, 3, 2})->Args({8, 32, 2, 1})->Args({32, 64, 2, 1});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+void BM_LinearForwardSwish(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  F3 x = filled3(B, E, Cin, 0.5f), slope = filled3(B, E, Cout, 0.f), activated = filled3(B, E, Cout, 0.f);
+  F2 P = filled2(B, p, 0.01f);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::linear_swish_forward(exec, activated, slope, x, P, 0, Cin * Cout);
+  });
+  set_counters(state, 2.0 * B * E * Cin * Cout, 4.0 * B * (E * Cin + 2.0 * E * Cout + p));
+}
+BENCHMARK(BM_LinearForwardSwish)->Apply(fused_swish_sizes);
+
+void BM_LinearBackwardDxSwish(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
+  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  F3 x = filled3(B, E, Cin, 0.5f), slope = filled3(B, E, Cin, 0.25f), dy = filled3(B, E, Cout, 1.f),
+     dx = filled3(B, E, Cin, 0.f);
+  F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::linear_backward(exec, dx, dP, dy, x, P, 0, Cin * Cout, hk::Accumulate::no, slope);
+  });
+  set_counters(state, 4.0 * B * E * Cin * Cout + 1.0 * B * E * Cout,
+               4.0 * B * (3.0 * E * Cin + E * Cout + 3.0 * p));
+}
+BENCHMARK(BM_LinearBackwardDxSwish)->Apply(fused_swish_sizes);
+
 void BM_SwishForward(benchmark::State& state) {
   const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m, C = 2 * d;
   F3 x = filled3(B, E, C, 0.5f), y = filled3(B, E, C, 0.f);

@@ -128,18 +128,18 @@ TEST(LinearGradcheck, WithoutBiasOrInputGradientAccumulating) {
   }
 }
 
-// A two-layer MLP with the swish fused into both layers: pre = x·W1 + b1 and act = swish(pre) in
-// one forward pass, and the second layer's backward writing dJ/dpre through swish′ (assigned).
+// A two-layer MLP with the swish fused into both layers: act = swish(x·W1 + b1) and its slope in
+// one forward pass, and the second layer's backward writing dJ/dpre through the slope (assigned).
 TEST(LinearGradcheck, SwishFusedIntoTheLayersOfAnMlp) {
   const std::int64_t B = 2, R = 7, Cin = 5, H = 19, Cout = 9, off_w1 = 1, off_b1 = off_w1 + Cin * H;
   const std::int64_t off_w2 = off_b1 + H + 2, off_b2 = off_w2 + H * Cout, p = off_b2 + Cout + 1;
-  V3 x("x", B, R, Cin), pre("pre", B, R, H), act("act", B, R, H), y("y", B, R, Cout), dy("dy", B, R, Cout);
+  V3 x("x", B, R, Cin), slope("slope", B, R, H), act("act", B, R, H), y("y", B, R, Cout), dy("dy", B, R, Cout);
   V2 P("P", B, p);
   auto hx = random_vector(x.span(), 41, 1.5), hP = random_vector(P.span(), 42, 0.5);
   const auto up = random_vector(y.span(), 43);
   auto objective = [&]() {
     from_vector(x, hx), from_vector(P, hP);
-    hk::linear_forward(hnet::ExecSpace(), pre, x, P, off_w1, off_b1, hk::Accumulate::no, V3(), act);
+    hk::linear_swish_forward(hnet::ExecSpace(), act, slope, x, P, off_w1, off_b1);
     hk::linear_forward(hnet::ExecSpace(), y, act, P, off_w2, off_b2, hk::Accumulate::no);
     return dot(up, to_vector(y));
   };
@@ -149,7 +149,7 @@ TEST(LinearGradcheck, SwishFusedIntoTheLayersOfAnMlp) {
   V3 dpre("dpre", B, R, H);
   Kokkos::deep_copy(dpre, std::numeric_limits<double>::quiet_NaN());  // assigned: nothing of it is read
   from_vector(dy, up);
-  hk::linear_backward(hnet::ExecSpace(), dpre, dP.view, dy, act, P, off_w2, off_b2, hk::Accumulate::no, pre);
+  hk::linear_backward(hnet::ExecSpace(), dpre, dP.view, dy, act, P, off_w2, off_b2, hk::Accumulate::no, slope);
   hk::linear_backward(hnet::ExecSpace(), dx.view, dP.view, dpre, x, P, off_w1, off_b1);
   EXPECT_EQ(check("MLP with fused swish dx", hx, dx.delta(), objective), 0);
   EXPECT_EQ(check("MLP with fused swish dP", hP, dP.delta(), objective), 0);

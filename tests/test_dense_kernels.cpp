@@ -232,6 +232,29 @@ TEST(Swish, FloatExponentialIsWithinTwoUlp) {
   }
 }
 
+#if defined(__GNUC__)
+// The host's tile epilogues take swish and swish′ on whole vectors (kernels/activations.hpp,
+// lanes::): every lane must give the scalar function's bits, beyond the exponential's cap too.
+TEST(Swish, VectorLanesGiveTheScalarBits) {
+  typedef float V __attribute__((vector_size(64)));
+  std::vector<float> z;
+  for (double x = -100.0; x <= 100.0; x += 1.0 / 64.0) z.push_back(static_cast<float>(x));
+  for (const float special : {0.0f, -0.0f, 1e-40f, -1e-40f, 87.0f, -87.0f, 88.7f, -88.7f, 1e30f, -1e30f})
+    z.push_back(special);
+  while (z.size() % 16) z.push_back(0.5f);
+  for (std::size_t k = 0; k < z.size(); k += 16) {
+    V v;
+    std::memcpy(&v, &z[k], sizeof v);
+    const V s = hk::lanes::swish(v), d = hk::lanes::swish_derivative(v), g = hk::lanes::sigmoid(v);
+    for (int w = 0; w < 16; ++w) {
+      EXPECT_EQ(hnet::compat::bits_of(s[w]), hnet::compat::bits_of(hk::swish(z[k + w]))) << z[k + w];
+      EXPECT_EQ(hnet::compat::bits_of(d[w]), hnet::compat::bits_of(hk::swish_derivative(z[k + w]))) << z[k + w];
+      EXPECT_EQ(hnet::compat::bits_of(g[w]), hnet::compat::bits_of(hk::sigmoid(z[k + w]))) << z[k + w];
+    }
+  }
+}
+#endif
+
 TEST(Swish, ForwardMatchesHostReference) {
   const std::int64_t B = 2, R = 3, C = 9;
   const Vec hx = random_vector(B * R * C, 9, 20.0);  // wide enough that exp(−x) would overflow in a naive form
@@ -529,9 +552,9 @@ TEST(AssignMode, BackwardKernelsOverwriteWhatTheBufferHeld) {
   }
 }
 
-// The swish fused into a linear layer (forward: activated = swish(y); backward: dx through swish′)
-// gives the bits of the separate kernels, on both host schedules (3 and 16 networks), full and
-// narrow register tiles and ragged rows.
+// The swish fused into a linear layer (forward: activated = swish(y) and slope = swish′(y);
+// backward: dx through the slope) gives the bits of the separate kernels, on both host schedules
+// (3 and 16 networks), full and narrow register tiles and ragged rows.
 TEST(Linear, FusedSwishGivesTheSeparateKernelsBits) {
   const hnet::ExecSpace exec;
   for (const std::int64_t B : {std::int64_t(3), std::int64_t(16)})
@@ -541,19 +564,21 @@ TEST(Linear, FusedSwishGivesTheSeparateKernelsBits) {
       const auto x = view3<float>(random_vector(B * R * Cin, 71), B, R, Cin);
       const auto P = view2<float>(random_vector(B * p, 72, 0.5), B, p);
       const auto dy = view3<float>(random_vector(B * R * Cout, 73), B, R, Cout);
-      hnet::View3<float> pre("pre", B, R, H), act("act", B, R, H), pre_apart("pre_apart", B, R, H),
+      hnet::View3<float> slope("slope", B, R, H), act("act", B, R, H), pre_apart("pre_apart", B, R, H),
           act_apart("act_apart", B, R, H);
-      hk::linear_forward(exec, pre, x, P, off_w, off_b, hk::Accumulate::no, hnet::View3<float>(), act);
+      hk::linear_swish_forward(exec, act, slope, x, P, off_w, off_b);
       hk::linear_forward(exec, pre_apart, x, P, off_w, off_b, hk::Accumulate::no);
       hk::swish_forward(exec, act_apart, pre_apart);
       const std::string shape = "B " + std::to_string(B) + " H " + std::to_string(H);
-      EXPECT_EQ(to_vector(pre), to_vector(pre_apart)) << shape;
       EXPECT_EQ(to_vector(act), to_vector(act_apart)) << shape;
+      const auto pre = to_vector(pre_apart), slopes = to_vector(slope);
+      for (std::size_t k = 0; k < pre.size(); ++k)
+        ASSERT_EQ(slopes[k], hk::swish_derivative(static_cast<float>(pre[k]))) << shape << " element " << k;
       hnet::View3<float> dpre("dpre", B, R, H), dact("dact", B, R, H), dpre_apart("dpre_apart", B, R, H);
       hnet::View2<float> dP("dP", B, p), dP_apart("dP_apart", B, p);
-      hk::linear_backward(exec, dpre, dP, dy, act, P, off_w2, off_b2, hk::Accumulate::no, pre);
+      hk::linear_backward(exec, dpre, dP, dy, act, P, off_w2, off_b2, hk::Accumulate::no, slope);
       hk::linear_backward(exec, dact, dP_apart, dy, act, P, off_w2, off_b2, hk::Accumulate::no);
-      hk::swish_backward(exec, dpre_apart, dact, pre);  // added to zeros
+      hk::swish_backward(exec, dpre_apart, dact, pre_apart);  // added to zeros
       EXPECT_EQ(to_vector(dpre), to_vector(dpre_apart)) << shape;
       EXPECT_EQ(to_vector(dP), to_vector(dP_apart)) << shape;
     }

@@ -183,6 +183,8 @@ struct Normed {
 
 template <class T>
 struct BlockActs {
+  // The MLPs' first layers e_a1 and a3 keep, in .v, their outputs' swish slope, not the outputs
+  // (Model::linear_swish); e_s1 and s3 are the activations.
   Act<T> g, e_a1, e_s1;
   Normed<T> g_ln, xq, yk, n_ln;
   View3<T> e_mid, h_mid, h_out;  // stream values; gradients live in the stream's shared buffer
@@ -402,11 +404,12 @@ struct Model<T>::Impl {
                    Bias bias = Bias::apply, Add mode = Add::yes) {
     hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
   }
-  // An MLP's swish between two layers, fused into them: pre = in·W + b and act = swish(pre) in one
-  // pass; backward, the second layer's dx goes through swish′ straight into dpre (assigned).
+  // An MLP's swish between two layers, fused into them: with pre = in·W + b, act = swish(pre) and
+  // pre.v = swish′(pre) (all the backward needs of pre) in one pass; backward, the second layer's
+  // dx goes through that slope straight into pre.g = dJ/dpre (assigned).
   void linear_swish(const Act<T>& pre, const Act<T>& act, const View3<T>& in, const LinearOffsets& o) {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
-    hk::linear_forward(exec, pre.v, in, P, o.w, o.b, Add::no, View3<T>(), act.v);
+    hk::linear_swish_forward(exec, act.v, pre.v, in, P, o.w, o.b);
   }
   void linear_back_through_swish(const Act<T>& pre, const View3<T>& dout, const Act<T>& act, const LinearOffsets& o) {
     hk::linear_backward(exec, pre.g, dP, dout, act.v, P, o.w, o.b, Add::no, pre.v);
