@@ -81,6 +81,22 @@ struct TileOut {
   }
 };
 
+// Memory a tile fetches into cache while it computes, a line per step of k: the next tile's rows
+// of the row-major operand (forward, dx), which otherwise arrive from memory only when that tile
+// asks for them. In the step the operands come from memory, not cache as in the kernel benchmarks:
+// the paper-size forward ran 20-25 % faster with it, measured against dW in the same runs.
+// Empty: none.
+struct Ahead {
+  const char* from = nullptr;
+  const char* to = nullptr;
+};
+template <class T>
+KOKKOS_INLINE_FUNCTION Ahead rows_ahead(const T* first, std::int64_t rows, std::int64_t row) {
+  if (rows <= 0) return {};
+  const char* from = reinterpret_cast<const char*>(first);
+  return {from, from + rows * row * static_cast<std::int64_t>(sizeof(T))};
+}
+
 // Σ_k a[rr·a_row + k·a_k] · b[k·b_k + cc] for every rr < nr, cc < nc of one tile, k in order, then
 // into `to`. The k loop steps pointers until b meets its end: GCC then cannot count its trips and
 // does not vectorise it as an in-order reduction over k with gathered loads; the unrolled tile
@@ -103,7 +119,7 @@ constexpr int host_vector_bytes = 16;
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
-                                                          const TileOut<T> to, bool resume) {
+                                                          const TileOut<T> to, bool resume, Ahead ahead) {
   // The widest vector a tile row fills: a tile of 8 floats on AVX-512 runs on ymm registers.
   constexpr int bytes = NR * sizeof(T) < host_vector_bytes ? NR * sizeof(T) : host_vector_bytes;
   typedef T V __attribute__((vector_size(bytes)));
@@ -124,6 +140,9 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
     if (both_strided) {
       __builtin_prefetch(a + 8 * a_k);
       __builtin_prefetch(b + 8 * b_k);
+    } else if (ahead.from < ahead.to) {
+      __builtin_prefetch(ahead.from);
+      ahead.from += 64;
     }
     V bv[NV];
     HNET_UNROLL for (int j = 0; j < NV; ++j) __builtin_memcpy(&bv[j], b + j * W, sizeof(V));
@@ -176,7 +195,7 @@ inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, cons
                                                            const T* const b_end, const TileOut<T> to, bool resume) {
   if constexpr (MR > 1) {
     if (nr == MR - 1) {
-      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume);
+      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, Ahead());
       return true;
     }
     return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume);
@@ -191,12 +210,13 @@ inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, cons
 template <int MR, int NR, class T>
 KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, std::int64_t a_k, const T* b,
                                               std::int64_t b_k, std::int64_t k_count, std::int64_t nr,
-                                              std::int64_t nc, const TileOut<T> to, bool resume = false) {
+                                              std::int64_t nc, const TileOut<T> to, bool resume = false,
+                                              Ahead ahead = {}) {
   const T* const b_end = b + k_count * b_k;
   if (nr == MR && nc == NR) {
 #if defined(HNET_HOST_VECTOR_TILE)
     if (host_vector_type<T>) {
-      full_tile_host<MR, NR>(a, a_row, a_k, b, b_k, b_end, to, resume);
+      full_tile_host<MR, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, ahead);
       return;
     }
 #endif
@@ -261,7 +281,8 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
         const TileOut<T> to{&y(b, r0, o0), y_stride, off_b >= 0 ? &P(b, off_b + o0) : nullptr, accumulate,
                             with_residual ? &residual(b, r0, o0) : nullptr,
                             with_activated ? &activated(b, r0, o0) : nullptr};
-        tile_product<MR, NR>(&x(b, r0, 0), x_stride, 1, &P(b, off_w) + o0, Cout, Cin, nr, nc, to);
+        const Ahead ahead = rows_ahead(&x(b, 0, 0) + (r0 + MR) * x_stride, clamp_tile(R - r0 - MR, MR), x_stride);
+        tile_product<MR, NR>(&x(b, r0, 0), x_stride, 1, &P(b, off_w) + o0, Cout, Cin, nr, nc, to, false, ahead);
       });
 }
 
@@ -300,7 +321,8 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
           const std::int64_t nr = clamp_tile(R - r0, MR), nc = clamp_tile(Cin - i0, NR);
           const TileOut<T> to{&dx(b, r0, i0), dx_stride, nullptr, add, nullptr, nullptr,
                               through_swish ? &swish_slope(b, r0, i0) : nullptr};
-          tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to);
+          const Ahead ahead = rows_ahead(&dy(b, 0, 0) + (r0 + MR) * dy_stride, clamp_tile(R - r0 - MR, MR), dy_stride);
+          tile_product<MR, NR>(&dy(b, r0, 0), dy_stride, 1, wt.data() + i0, Cin, Cout, nr, nc, to, false, ahead);
         }
       });
 }
