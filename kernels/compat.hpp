@@ -34,7 +34,7 @@ template <class T, int N>
 KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
   (void)w;
-#elif defined(__x86_64__) || defined(__aarch64__)
+#elif (defined(__x86_64__) || defined(__aarch64__)) && !defined(__NVCC__) && !defined(__HIPCC__)
 #if defined(__AVX512F__)
   constexpr int bytes = 64;
 #elif defined(__AVX__)
@@ -60,7 +60,7 @@ KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
     __builtin_memcpy(&w[k * per], &v, sizeof v);
   }
   for (int k = N / per * per; k < N; ++k) opaque(w[k]);
-#else
+#else  // through memory: slow, but GPU builds sum on the device
   asm volatile("" : : "r"(&w[0]) : "memory");
 #endif
 }

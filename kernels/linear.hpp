@@ -160,11 +160,13 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
   };
   // Swish and its slope on the whole vector for floats (lanes::), element by element otherwise.
   const auto swish_and_slope = [](V z, V& activated, V& slope) {
+#if defined(HNET_HOST_LANES)
     if constexpr (std::is_same<T, float>::value) {
       activated = lanes::swish(z), slope = lanes::swish_derivative(z);
-    } else {
-      for (int w = 0; w < W; ++w) activated[w] = swish(z[w]), slope[w] = swish_derivative(z[w]);
+      return;
     }
+#endif
+    for (int w = 0; w < W; ++w) activated[w] = swish(z[w]), slope[w] = swish_derivative(z[w]);
   };
   HNET_UNROLL for (int rr = 0; rr < MR; ++rr) {
     T* const row = to.out + rr * to.row;
