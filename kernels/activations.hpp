@@ -17,23 +17,29 @@ namespace hnet::kernels {
 // float; nothing downstream can tell the difference), Cody–Waite reduction −|z| = n·ln2 + r with
 // |r| ≤ ln2/2, Cephes' expf polynomial (within 2 ulp of expf, tested), and 2^n written into the
 // exponent bits.
-KOKKOS_INLINE_FUNCTION float exp_neg_abs(float z) {
-  using compat::bits_of;
-  using compat::float_of;
-  constexpr std::uint32_t cap = 0x42AE0000u;  // 87.0f; below it, float bits order like the values
-  const std::uint32_t a = bits_of(z) & 0x7FFFFFFFu;
-  const float x = -float_of(a < cap ? a : cap);
+// |z|'s cap: 87.0f; below it, float bits order like the values.
+constexpr std::uint32_t exp_neg_abs_cap = 0x42AE0000u;
+// e^x / 2^n for x ≤ 0 and the integer n nearest x·log₂e, on a float or a GCC vector of floats
+// (lanes::exp_neg_abs): the same operations either way, so the same bits.
+template <class F>
+KOKKOS_FORCEINLINE_FUNCTION F exp_reduced(F x, F& n) {
   // Round x·log₂e to the nearest integer by adding and removing 1.5·2²³ (no floor instruction).
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = x - n * 0.693359375f;
+  n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  F r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float poly = 1.9875691500e-4f;
-  poly = poly * r + 1.3981999507e-3f;
+  F poly = r * 1.9875691500e-4f + 1.3981999507e-3f;
   poly = poly * r + 8.3334519073e-3f;
   poly = poly * r + 4.1665795894e-2f;
   poly = poly * r + 1.6666665459e-1f;
   poly = poly * r + 5.0000001201e-1f;
-  poly = poly * r * r + r + 1.0f;
+  return poly * r * r + r + 1.0f;
+}
+KOKKOS_INLINE_FUNCTION float exp_neg_abs(float z) {
+  using compat::bits_of;
+  using compat::float_of;
+  const std::uint32_t a = bits_of(z) & 0x7FFFFFFFu;
+  float n;
+  const float poly = exp_reduced(-float_of(a < exp_neg_abs_cap ? a : exp_neg_abs_cap), n);
   return poly * float_of(static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23);
 }
 // Double (the gradient checks): libm.
@@ -86,19 +92,9 @@ template <class V>
 inline __attribute__((always_inline)) V exp_neg_abs(V z) {
   typedef std::uint32_t Bits __attribute__((vector_size(sizeof(V))));
   typedef std::int32_t Ints __attribute__((vector_size(sizeof(V))));
-  constexpr std::uint32_t cap = 0x42AE0000u;
   const Bits a = (Bits)z & 0x7FFFFFFFu;
-  const V x = -(V)(a < cap ? a : Bits{} + cap);
-  const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  V r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  V poly = V{} + 1.9875691500e-4f;
-  poly = poly * r + 1.3981999507e-3f;
-  poly = poly * r + 8.3334519073e-3f;
-  poly = poly * r + 4.1665795894e-2f;
-  poly = poly * r + 1.6666665459e-1f;
-  poly = poly * r + 5.0000001201e-1f;
-  poly = poly * r * r + r + 1.0f;
+  V n;
+  const V poly = exp_reduced(-(V)(a < exp_neg_abs_cap ? a : Bits{} + exp_neg_abs_cap), n);
   return poly * (V)((Bits)(__builtin_convertvector(n, Ints) + 127) << 23);
 }
 

@@ -23,6 +23,15 @@ template <class T> KOKKOS_INLINE_FUNCTION T log1p(T x) { return HNET_KOKKOS_MATH
 
 #undef HNET_KOKKOS_MATH
 
+// The host's vector register width in bytes, as the compile target sets it.
+#if defined(__AVX512F__)
+constexpr int host_vector_bytes = 64;
+#elif defined(__AVX__)
+constexpr int host_vector_bytes = 32;
+#else
+constexpr int host_vector_bytes = 16;
+#endif
+
 // Makes the values w[0..N) opaque to the compiler, so a product stored there stays a rounded
 // product instead of becoming an FMA with the add it feeds (GCC contracts across statements by
 // default, also in vectorised code, where __builtin_assoc_barrier is dropped). Where two code
@@ -35,14 +44,7 @@ KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
   (void)w;
 #elif (defined(__x86_64__) || defined(__aarch64__)) && !defined(__NVCC__) && !defined(__HIPCC__)
-#if defined(__AVX512F__)
-  constexpr int bytes = 64;
-#elif defined(__AVX__)
-  constexpr int bytes = 32;
-#else
-  constexpr int bytes = 16;
-#endif
-  constexpr int per = bytes / static_cast<int>(sizeof(T));
+  constexpr int bytes = host_vector_bytes, per = bytes / static_cast<int>(sizeof(T));
   typedef T V __attribute__((vector_size(bytes)));
   const auto opaque = [](auto& x) {
 #if defined(__x86_64__) && defined(__AVX512F__)

@@ -109,13 +109,7 @@ KOKKOS_INLINE_FUNCTION Ahead rows_ahead(const T* first, std::int64_t rows, std::
 #define HNET_HOST_VECTOR_TILE 1
 template <class T>
 constexpr bool host_vector_type = std::is_same<T, float>::value || std::is_same<T, double>::value;
-#if defined(__AVX512F__)
-constexpr int host_vector_bytes = 64;
-#elif defined(__AVX__)
-constexpr int host_vector_bytes = 32;
-#else
-constexpr int host_vector_bytes = 16;
-#endif
+using compat::host_vector_bytes;
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
