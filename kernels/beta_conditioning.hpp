@@ -220,6 +220,18 @@ constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per tea
 // one pack per call no block is ever a partial one in the columns either.
 constexpr std::int64_t simd_block_packs = 1;
 
+// A pack of P's row: streamed past the cache where it can be (P is written once, far larger than
+// the caches, and read back only by the layers of the forward; compat::store_streaming).
+template <class T, class Pack>
+constexpr bool streamed_pack = std::is_same<T, float>::value && sizeof(Pack) == 64;
+template <class T, class Pack>
+KOKKOS_INLINE_FUNCTION void store_pack(T* to, const Pack& pack) {
+  if constexpr (streamed_pack<T, Pack>) {
+    if (compat::store_streaming(to, &pack[0], 16)) return;
+  }
+  pack.storeUnaligned(to);
+}
+
 template <class E, class T>
 void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1<E, T>& P0, const V2<E, T>& U,
                                       const V2<E, T>& phi) {
@@ -267,7 +279,7 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
               for (std::int64_t l = 0; l < lanes; ++l) Ut(c, 0)[l] = u[l * u_row + c];
             for (std::int64_t b = 0; b < rows; ++b) C(b, 0) = p0;
             Gemm::invoke(T(1), phi_packs, Ut, T(1), C);
-            for (std::int64_t b = 0; b < batch; ++b) C(b, 0).storeUnaligned(&P(b, i0));
+            for (std::int64_t b = 0; b < batch; ++b) store_pack(&P(b, i0), C(b, 0));
             continue;
           }
           for (std::int64_t g = 0; g < packs; ++g) {
@@ -289,6 +301,7 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
               for (std::int64_t l = 0; l < valid; ++l) row[l] = C(b, g)[l];
             }
         }
+        compat::stream_fence();
       });
 }
 

@@ -4,6 +4,9 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#if defined(__AVX__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && !defined(__HIPCC__)
+#include <immintrin.h>
+#endif
 
 namespace hnet::compat {
 
@@ -66,6 +69,24 @@ KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
   asm volatile("" : : "r"(&w[0]) : "memory");
 #endif
 }
+
+// dst[0 .. n) = src[0 .. n) for floats, n a multiple of 8, with non-temporal (streaming) stores
+// where the host has them and dst is 32-byte aligned: for results far larger than the caches,
+// written once and read back only after many other kernels (P(β): 73 MB at paper size), which a
+// plain store first reads into cache (a write-allocate, as much traffic again) and then evicts.
+// Returns whether it streamed; the caller then ends its writes with stream_fence() before other
+// threads read them. The values are the same either way.
+#if defined(__AVX__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && !defined(__HIPCC__)
+inline bool store_streaming(float* dst, const float* src, std::int64_t n) {
+  if (reinterpret_cast<std::uintptr_t>(dst) % 32 != 0) return false;
+  for (std::int64_t k = 0; k < n; k += 8) _mm256_stream_ps(dst + k, _mm256_loadu_ps(src + k));
+  return true;
+}
+inline void stream_fence() { _mm_sfence(); }
+#else
+KOKKOS_INLINE_FUNCTION bool store_streaming(float*, const float*, std::int64_t) { return false; }
+KOKKOS_INLINE_FUNCTION void stream_fence() {}
+#endif
 
 // The bits of a float or double as the unsigned integer of its size, and back (std::bit_cast is
 // C++20): the device intrinsics on GPUs, a memcpy that compiles to a register move on the host.
