@@ -114,7 +114,12 @@ struct Allocator {
       add(sizeof(Value), {static_cast<std::int64_t>(extents)...});
       return V();
     }
-    V v("hnet::model::" + name, extents...);
+    // Allocated untouched, given huge pages where the host has them, then zeroed as a View's
+    // constructor would have: the first touch then faults in 2 MiB pages (memory.hpp).
+    V v(Kokkos::view_alloc("hnet::model::" + name, Kokkos::WithoutInitializing), extents...);
+    if constexpr (std::is_same<typename V::memory_space, Kokkos::HostSpace>::value)
+      advise_huge_pages(v.data(), v.span() * sizeof(Value));
+    Kokkos::deep_copy(v, Value(0));
     add(sizeof(Value), {static_cast<std::int64_t>(v.span())});
     return v;
   }
