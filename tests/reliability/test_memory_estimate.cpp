@@ -6,10 +6,14 @@
 #include <Kokkos_Core.hpp>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <string>
 
 #include "hnet/deck.hpp"
 #include "hnet/hypernet_layout.hpp"
+#include "hnet/memory.hpp"
 #include "hnet/model.hpp"
 
 namespace {
@@ -114,4 +118,48 @@ TEST(MemoryEstimate, AvailableMemoryIsMeasuredAndCanBeOverriddenForTests) {
   unsetenv("HNET_TEST_AVAILABLE_BYTES");
   EXPECT_EQ(hnet::format_bytes(512), "512 B");
   EXPECT_EQ(hnet::format_bytes(3 * 1024 * 1024), "3 MiB (3145728 bytes)");
+}
+
+namespace {
+
+// The process's resident anonymous memory on transparent huge pages, in kB; -1 where Linux does
+// not say (no /proc/self/smaps_rollup).
+long anon_huge_kb() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string key;
+  long value = -1;
+  while (in >> key) {
+    if (key == "AnonHugePages:") {
+      in >> value;
+      return value;
+    }
+  }
+  return -1;
+}
+
+// Whether this kernel gives huge pages to memory that asks for them (THP "always" or "madvise").
+bool huge_pages_on_request() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return modes.find("[always]") != std::string::npos || modes.find("[madvise]") != std::string::npos;
+}
+
+}  // namespace
+
+TEST(HugePages, AdviceChangesNoValueAndAcceptsAnyRange) {
+  hnet::advise_huge_pages(nullptr, 0);
+  hnet::advise_huge_pages(nullptr, std::size_t{1} << 30);  // nothing there: ignored
+  constexpr std::size_t bytes = std::size_t{64} << 20;    // past glibc's largest mmap threshold: untouched pages
+  std::unique_ptr<unsigned char[]> buffer(new unsigned char[bytes]);
+  hnet::advise_huge_pages(buffer.get() + 1, 100);  // no whole 2 MiB page inside: nothing to do
+  const long before = anon_huge_kb();
+  hnet::advise_huge_pages(buffer.get(), bytes);
+  for (std::size_t k = 0; k < bytes; ++k) buffer[k] = static_cast<unsigned char>(k * 7);
+  std::size_t wrong = 0;
+  for (std::size_t k = 0; k < bytes; ++k) wrong += buffer[k] != static_cast<unsigned char>(k * 7);
+  EXPECT_EQ(wrong, 0u);
+  if (before < 0 || !huge_pages_on_request()) GTEST_SKIP() << "this kernel reports or grants no huge pages";
+  // At least one of the 31 whole huge pages inside was granted (without the advice, in "madvise"
+  // mode, none is).
+  EXPECT_GE(anon_huge_kb() - before, 2048) << "madvise(MADV_HUGEPAGE) gave no huge page";
 }
