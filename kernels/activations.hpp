@@ -76,11 +76,9 @@ KOKKOS_INLINE_FUNCTION T swish_derivative(T z) {
   return s * (T(1) + z * (T(1) - s));
 }
 
-// nvcc's and hipcc's front ends reject the vector conditionals below: their host code keeps the
-// scalar functions (GPU builds run the training step on the device).
-#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && \
-    !defined(__HIPCC__)
-#define HNET_HOST_LANES 1
+// Host code only (compat.hpp's HNET_HOST_LANES): nvcc's and hipcc's front ends reject the vector
+// conditionals below.
+#if defined(HNET_HOST_LANES)
 // The float functions above on a GCC vector of floats (the host's tile epilogues, linear.hpp):
 // lane by lane the same operations in the same order, so the same bits, where GCC leaves the
 // scalar functions in a loop over a tile row unvectorised (a swish per element then costs as much

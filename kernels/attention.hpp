@@ -8,6 +8,7 @@
 // Backward gathers through the incidence lists (the mirror of an incidence is the same edge seen
 // from its other end), so every gradient element has one owner and no atomics are needed.
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/activations.hpp"
 #include "kernels/compat.hpp"
@@ -24,11 +25,20 @@ struct AttentionTerms {
 };
 
 namespace attention_detail {
-// Σ_c q[c] · (x[c] + y[c] + z[c]) over one head's n channels, in order.
+// Σ_c q[c] · (x[c] + y[c] + z[c]) over one head's n channels, in order, each product rounded before
+// it is added. On the host the rounding is enforced (compat::keep_rounded): left to itself GCC
+// vectorises the products of a long enough loop and adds them in order, but fuses them into the
+// sum (FMA) in a short loop and in a loop's tail, so the bits would depend on n and on the
+// compiler's choices, and the vector path of the host's schedule (head_dots_by_lanes) could not
+// match them. Device compilers fuse as they like (one schedule runs there).
 template <class T>
 KOKKOS_FORCEINLINE_FUNCTION T head_dot(const T* q, const T* x, const T* y, const T* z, std::int64_t n) {
   T s = 0;
-  for (std::int64_t c = 0; c < n; ++c) s += q[c] * (x[c] + y[c] + z[c]);
+  for (std::int64_t c = 0; c < n; ++c) {
+    T product[1] = {q[c] * (x[c] + y[c] + z[c])};
+    compat::keep_rounded(product);
+    s += product[0];
+  }
   return s;
 }
 // out[c] += w · (x[c] + y[c] + z[c]) over one head's n channels.
@@ -93,6 +103,88 @@ KOKKOS_FORCEINLINE_FUNCTION void incidence_head_dots(const A& dst, const typenam
   }
 }
 
+#if defined(HNET_HOST_LANES)
+// a, b, c, d hold four rows of four lanes; afterwards they hold its four columns.
+template <class V>
+inline __attribute__((always_inline)) void transpose4(V& a, V& b, V& c, V& d) {
+  typedef std::conditional_t<sizeof(a[0]) == 4, std::int32_t, std::int64_t> Lane;
+  typedef Lane Mask __attribute__((vector_size(4 * sizeof(Lane))));
+  const V ab_lo = __builtin_shuffle(a, b, Mask{0, 4, 1, 5}), ab_hi = __builtin_shuffle(a, b, Mask{2, 6, 3, 7});
+  const V cd_lo = __builtin_shuffle(c, d, Mask{0, 4, 1, 5}), cd_hi = __builtin_shuffle(c, d, Mask{2, 6, 3, 7});
+  a = __builtin_shuffle(ab_lo, cd_lo, Mask{0, 1, 4, 5}), b = __builtin_shuffle(ab_lo, cd_lo, Mask{2, 3, 6, 7});
+  c = __builtin_shuffle(ab_hi, cd_hi, Mask{0, 1, 4, 5}), d = __builtin_shuffle(ab_hi, cd_hi, Mask{2, 3, 6, 7});
+}
+
+// Channels c .. c + 3 of four consecutive heads' rows (head width dh), as four vectors.
+template <class V, class T>
+inline __attribute__((always_inline)) void load_head_chunks(const T* row, std::int64_t dh, V& h0, V& h1, V& h2, V& h3) {
+  __builtin_memcpy(&h0, row, sizeof(V)), __builtin_memcpy(&h1, row + dh, sizeof(V));
+  __builtin_memcpy(&h2, row + 2 * dh, sizeof(V)), __builtin_memcpy(&h3, row + 3 * dh, sizeof(V));
+}
+
+// The thread schedule's scores of node v with four heads to a vector: lane h of a group sums
+// head h's rounded products in channel order, the operations of head_dot per lane, so the same
+// bits (a test compares them with the team schedule's). The channels go four at a time
+// through 4×4 transposes into head lanes; a chunk's partial sums wait in dst (a float stored and
+// reloaded is exact), so q's transposed chunk is made once per node. heads and dh: multiples of 4.
+template <class A, class I>
+inline __attribute__((always_inline)) void head_dots_by_lanes(const A& dst, const typename A::value_type* row,
+                                                              const A& x, const A& y, const A& z, const I& other,
+                                                              const I& edge, const I& direction, std::int64_t b,
+                                                              std::int64_t a0, std::int64_t a1, int heads,
+                                                              std::int64_t dh, typename A::value_type factor) {
+  using T = typename A::value_type;
+  typedef T V __attribute__((vector_size(4 * sizeof(T))));
+  for (int g = 0; g < heads; g += 4) {
+    const std::int64_t c0 = g * dh;
+    for (std::int64_t c = 0; c < dh; c += 4) {
+      V q0, q1, q2, q3;
+      load_head_chunks(row + c0 + c, dh, q0, q1, q2, q3);
+      transpose4(q0, q1, q2, q3);
+      for (std::int64_t a = a0; a < a1; ++a) {
+        V x0, x1, x2, x3, y0, y1, y2, y3, z0, z1, z2, z3;
+        load_head_chunks(&x(b, other(a), c0 + c), dh, x0, x1, x2, x3);
+        load_head_chunks(&y(b, edge(a), c0 + c), dh, y0, y1, y2, y3);
+        load_head_chunks(&z(b, direction(a), c0 + c), dh, z0, z1, z2, z3);
+        V t0 = x0 + y0 + z0, t1 = x1 + y1 + z1, t2 = x2 + y2 + z2, t3 = x3 + y3 + z3;
+        transpose4(t0, t1, t2, t3);
+        V s = V{};
+        if (c > 0) __builtin_memcpy(&s, &dst(b, a, g), sizeof s);
+        V p0 = q0 * t0, p1 = q1 * t1, p2 = q2 * t2, p3 = q3 * t3;
+        compat::opaque(p0), compat::opaque(p1), compat::opaque(p2), compat::opaque(p3);
+        s += p0, s += p1, s += p2, s += p3;
+        if (c + 4 == dh) s *= factor;
+        __builtin_memcpy(&dst(b, a, g), &s, sizeof s);
+      }
+    }
+  }
+}
+#endif
+
+// dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for
+// node v's incidences a0 .. a1 − 1 and every head: the thread schedule's scores (row = q[v]) and
+// dJ/dα (row = dout[v]). The incidence's rows are found once for all heads (incidence_head_dots,
+// the team schedule's, finds them per head: 10-20 % slower on the host).
+template <class A, class I>
+KOKKOS_FORCEINLINE_FUNCTION void all_head_dots(const A& dst, const typename A::value_type* row, const A& x,
+                                               const A& y, const A& z, const I& other, const I& edge,
+                                               const I& direction, std::int64_t b, std::int64_t a0, std::int64_t a1,
+                                               int heads, std::int64_t dh, typename A::value_type factor) {
+#if defined(HNET_HOST_LANES)
+  if (heads % 4 == 0 && dh % 4 == 0)
+    return head_dots_by_lanes(dst, row, x, y, z, other, edge, direction, b, a0, a1, heads, dh, factor);
+#endif
+  for (std::int64_t a = a0; a < a1; ++a) {
+    const auto* xu = &x(b, other(a), 0);
+    const auto* ye = &y(b, edge(a), 0);
+    const auto* zd = &z(b, direction(a), 0);
+    for (int h = 0; h < heads; ++h) {
+      const std::int64_t c0 = h * dh;
+      dst(b, a, h) = head_dot(row + c0, xu + c0, ye + c0, zd + c0, dh) * factor;
+    }
+  }
+}
+
 template <class E, class T>
 void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha, const AttentionTerms<E, T>& in,
                         const GraphViews<typename E::memory_space>& graph, const int heads) {
@@ -105,18 +197,7 @@ void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alph
   Kokkos::parallel_for(
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        // The incidence's rows are found once for all heads (incidence_head_dots, the team
-        // schedule's, finds them per head: 10-20 % slower on the host).
-        const T* qv = &q(b, v, 0);
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* kxu = &kx(b, other(a), 0);
-          const T* kye = &ky(b, edge(a), 0);
-          const T* kdd = &kd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            alpha(b, a, h) = head_dot(qv + c0, kxu + c0, kye + c0, kdd + c0, dh) * scale;
-          }
-        }
+        all_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale);
         for (int h = 0; h < heads; ++h) softmax_in_place(alpha, b, a0, a1, h);
         T* outv = &out(b, v, 0);
         for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
@@ -192,16 +273,7 @@ void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T
       "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        const T* doutv = &dout(b, v, 0);
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* vxu = &vx(b, other(a), 0);
-          const T* vye = &vy(b, edge(a), 0);
-          const T* vdd = &vd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            dscore(b, a, h) = head_dot(doutv + c0, vxu + c0, vye + c0, vdd + c0, dh);
-          }
-        }
+        all_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1));
         for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
         if (!want_dq) return;
         T* dqv = &dq(b, v, 0);

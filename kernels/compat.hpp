@@ -4,7 +4,16 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
-#if defined(__AVX__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && !defined(__HIPCC__)
+
+// Host code compiled by GCC or Clang themselves, where GCC's vector extensions, inline asm and the
+// x86 intrinsics serve the host's kernels. nvcc's and hipcc's front ends reject the vector
+// conditionals, and their builds run the training step on the device, so their host code keeps
+// the scalar paths.
+#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && \
+    !defined(__HIPCC__)
+#define HNET_HOST_LANES 1
+#endif
+#if defined(__AVX__) && defined(HNET_HOST_LANES)
 #include <immintrin.h>
 #endif
 
@@ -35,21 +44,15 @@ constexpr int host_vector_bytes = 32;
 constexpr int host_vector_bytes = 16;
 #endif
 
-// Makes the values w[0..N) opaque to the compiler, so a product stored there stays a rounded
-// product instead of becoming an FMA with the add it feeds (GCC contracts across statements by
-// default, also in vectorised code, where __builtin_assoc_barrier is dropped). Where two code
-// paths must sum the same products to the same bits (kernels/pairwise_sum.hpp's blocks against
-// its one-at-a-time adds), the one whose products feed adds directly needs it. On the host the
-// values pass through vector registers by an empty asm (free); device compilers keep x·y + z apart
-// where it matters to hnet already (one path only), so there it does nothing.
-template <class T, int N>
-KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
-  (void)w;
-#elif (defined(__x86_64__) || defined(__aarch64__)) && !defined(__NVCC__) && !defined(__HIPCC__)
-  constexpr int bytes = host_vector_bytes, per = bytes / static_cast<int>(sizeof(T));
-  typedef T V __attribute__((vector_size(bytes)));
-  const auto opaque = [](auto& x) {
+#if defined(HNET_HOST_LANES) && (defined(__x86_64__) || defined(__aarch64__))
+// x (a float, a double or a GCC vector of them) passes through an empty asm that claims to change
+// it in its register: the compiler can neither see through it nor fuse across it. Vectors wider
+// than the host's registers go through memory.
+template <class V>
+inline __attribute__((always_inline)) void opaque(V& x) {
+  if constexpr (static_cast<int>(sizeof(V)) > host_vector_bytes) {
+    asm("" : "+m"(x));
+  } else {
 #if defined(__x86_64__) && defined(__AVX512F__)
     asm("" : "+v"(x));
 #elif defined(__x86_64__)
@@ -57,7 +60,25 @@ KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
 #else
     asm("" : "+w"(x));
 #endif
-  };
+
+// Makes the values w[0..N) opaque to the compiler, so a product stored there stays a rounded
+// product instead of becoming an FMA with the add it feeds (GCC contracts across statements by
+// default, also in vectorised code, where __builtin_assoc_barrier is dropped). Where two code
+// paths must sum the same products to the same bits (kernels/pairwise_sum.hpp's blocks against
+// its one-at-a-time adds), the one whose products feed adds directly needs it. On the host the
+// values pass through vector registers by an empty asm (free); device compilers keep x·y + z apart
+// where it matters to hnet already (one path only), so there it does nothing.
+ }
+}
+#endif
+
+template <class T, int N>
+KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
+  (void)w;
+#elif defined(HNET_HOST_LANES) && (defined(__x86_64__) || defined(__aarch64__))
+  constexpr int bytes = host_vector_bytes, per = bytes / static_cast<int>(sizeof(T));
+  typedef T V __attribute__((vector_size(bytes)));
   for (int k = 0; k < N / per; ++k) {
     V v;
     __builtin_memcpy(&v, &w[k * per], sizeof v);
@@ -76,7 +97,7 @@ KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
 // plain store first reads into cache (a write-allocate, as much traffic again) and then evicts.
 // Returns whether it streamed; the caller then ends its writes with stream_fence() before other
 // threads read them. The values are the same either way.
-#if defined(__AVX__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__NVCC__) && !defined(__HIPCC__)
+#if defined(__AVX__) && defined(HNET_HOST_LANES)
 inline bool store_streaming(float* dst, const float* src, std::int64_t n) {
   if (reinterpret_cast<std::uintptr_t>(dst) % 32 != 0) return false;
   for (std::int64_t k = 0; k < n; k += 8) _mm256_stream_ps(dst + k, _mm256_loadu_ps(src + k));

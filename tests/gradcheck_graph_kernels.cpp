@@ -7,6 +7,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gradcheck.hpp"
@@ -85,14 +86,10 @@ std::vector<double> random_vector(std::size_t size, unsigned seed) {
 
 }  // namespace
 
-// Both schedules: the one of this backend and the other (the GPU's team schedule runs on the host too).
-class AttentionGradcheck : public ::testing::TestWithParam<hk::AttentionSchedule> {};
-
-TEST_P(AttentionGradcheck, EveryElement) {
-  const hk::AttentionSchedule schedule = GetParam();
+namespace {
+void check_attention_gradient(hk::AttentionSchedule schedule, std::int64_t d, int heads) {
   const auto graph = hnet::build_graph(2, 3);
-  const std::int64_t B = 2, N = graph.nodes, E = graph.edges, d = 4;
-  const int heads = 2;
+  const std::int64_t B = 2, N = graph.nodes, E = graph.edges;
   V3 q("q", B, N, d), kx("kx", B, N, d), vx("vx", B, N, d), ky("ky", B, E, d), vy("vy", B, E, d);
   V3 kd("kd", B, 2, d), vd("vd", B, 2, d), out("out", B, N, d), alpha("alpha", B, 2 * E, heads);
   V3 dscore("dscore", B, 2 * E, heads), dout("dout", B, N, d);
@@ -119,6 +116,19 @@ TEST_P(AttentionGradcheck, EveryElement) {
   EXPECT_EQ(in.check("vy", dvy.added(), objective), 0);
   EXPECT_EQ(in.check("kd", dkd.added(), objective), 0);
   EXPECT_EQ(in.check("vd", dvd.added(), objective), 0);
+}
+}  // namespace
+
+// Both schedules: the one of this backend and the other (the GPU's team schedule runs on the host too).
+class AttentionGradcheck : public ::testing::TestWithParam<hk::AttentionSchedule> {};
+
+// d = 4 with 2 heads, and d = 16 with 4 heads of width 4, which the host's thread schedule takes
+// four heads to a vector.
+TEST_P(AttentionGradcheck, EveryElement) {
+  for (const auto& [d, heads] : {std::pair<std::int64_t, int>{4, 2}, {16, 4}}) {
+    SCOPED_TRACE("d = " + std::to_string(d));
+    check_attention_gradient(GetParam(), d, heads);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Schedules, AttentionGradcheck,

@@ -89,7 +89,7 @@ void expect_deterministic(const std::function<Outputs(std::int64_t, std::int64_t
 }
 
 // ---------------------------------------------------------------------------------------------
-// Attention. Inputs: q, kx, vx, ky, vy, kd, vd, dout. Outputs: out, alpha, then every gradient.
+// Attention. Inputs: q, kx, vx, ky, vy, kd, vd, dout. Outputs: out, alpha, every gradient, dJ/dscore.
 
 template <class T>
 Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, int heads, const Outputs& in,
@@ -108,7 +108,7 @@ Outputs run_attention(const hnet::Graph& graph, std::int64_t B, std::int64_t d, 
   hk::attention_backward(exec, {dq, dkx, dvx, dky, dvy, dkd, dvd}, dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore,
                          graph, heads, schedule);
   return {to_vector(out), to_vector(alpha), to_vector(dq),  to_vector(dkx), to_vector(dvx),
-          to_vector(dky), to_vector(dvy),   to_vector(dkd), to_vector(dvd)};
+          to_vector(dky), to_vector(dvy),   to_vector(dkd), to_vector(dvd), to_vector(dscore)};
 }
 
 Outputs attention_inputs(const hnet::Graph& graph, std::int64_t B, std::int64_t d, unsigned seed) {
@@ -178,19 +178,23 @@ TEST(GraphAttention, DeterministicAndBatchIndependent) {
 }
 
 // The GPU schedule (a team per node) runs here on the host backend, at a size where a node has more
-// incidences × heads than a team has threads. The scores and softmax agree bit for bit; the sums over
-// incidences add the same terms in the same order, but the compiler may fuse a multiply-add in one
-// schedule and not in the other, so they agree to float rounding.
+// incidences × heads than a team has threads. The scores, the softmax and dJ/dscore agree bit for
+// bit, also where the host's thread schedule takes four heads to a vector (heads and head width
+// multiples of 4: 16/4, 32/4, 64/4, 64/8; 24/4 keeps the scalar loop); the sums over incidences add the
+// same terms in the same order, but the compiler may fuse a multiply-add in one schedule and not in
+// the other, so they agree to float rounding.
 TEST(GraphAttention, TeamScheduleEqualsThreadSchedule) {
   const auto graph = hnet::build_graph(5, 15);
-  const std::int64_t B = 3, d = 12;
-  const Outputs in = attention_inputs(graph, B, d, 400);
-  for (const int heads : {1, 3}) {
+  const std::int64_t B = 3;
+  const std::pair<std::int64_t, int> shapes[] = {{12, 1}, {12, 3}, {16, 4}, {32, 4}, {64, 4}, {64, 8}, {24, 4}};
+  for (const auto& [d, heads] : shapes) {
+    SCOPED_TRACE("d = " + std::to_string(d) + ", heads = " + std::to_string(heads));
+    const Outputs in = attention_inputs(graph, B, d, 400);
     const Outputs thread = run_attention<float>(graph, B, d, heads, in, hk::AttentionSchedule::thread_per_node);
     const Outputs team = run_attention<float>(graph, B, d, heads, in, hk::AttentionSchedule::team_per_node);
-    const char* names[] = {"out", "alpha", "dq", "dkx", "dvx", "dky", "dvy", "dkd", "dvd"};
+    const char* names[] = {"out", "alpha", "dq", "dkx", "dvx", "dky", "dvy", "dkd", "dvd", "dscore"};
     for (std::size_t k = 0; k < thread.size(); ++k)
-      if (k == 1) expect_bits(team[k], thread[k], names[k]);
+      if (k == 1 || k == 9) expect_bits(team[k], thread[k], names[k]);
       else expect_near(team[k], thread[k], 2e-6, names[k]);
   }
 }
