@@ -150,6 +150,13 @@ elseif(PART STREQUAL "report")
     require_text("${out}" "${needle}" "transfer_refit.py on two jobs")
   endforeach()
 
+  # The class at the lowest β at every evaluated step (scripts/class_timeline.py): the two-job sweep
+  # holds steps 100 and 1000.
+  run(${PYTHON} ${SOURCE_DIR}/scripts/class_timeline.py ${dir}/seed_statistics/sweep.h5)
+  foreach(needle IN ITEMS "| job | step 100 | step 1000 |" "| seed0 | " "| seed1 | " "log10 β = -7.00")
+    require_text("${out}" "${needle}" "class_timeline.py on two jobs")
+  endforeach()
+
   # The objective each seed reaches per β and the lowest (scripts/objective_envelope.py), two files.
   run(${PYTHON} ${SOURCE_DIR}/scripts/objective_envelope.py ${dir}/seed_statistics/sweep.h5
       ${dir}/sparse/sweep.h5 --first-seed 11)
