@@ -14,7 +14,8 @@
 #   train.txt           `hnet train` steps/s on the quick and science decks (300 steps), one rank,
 #                       then 8 ranks sharing the GPU (parallel.seeds = 8: 8 training seeds at once)
 #   ctest.txt           the test suite without the Slurm and lint labels (ctest -LE 'slurm|lint')
-# PYTHON (default python3) must have torch with the device for peer.txt; MPIEXEC (default mpirun).
+# PYTHON (default python3; a command, split at spaces, e.g. "env -u LD_LIBRARY_PATH python3") must
+# have torch with the device for peer.txt; MPIEXEC (default mpirun).
 set -u
 build=${1:-build-cuda}
 out=${2:-gpu_check}
@@ -42,7 +43,7 @@ run_part node 30 sh -c "nvidia-smi 2>/dev/null || rocm-smi 2>/dev/null; \"$hnet\
 
 run_part step_benchmark 90 env OMP_NUM_THREADS=4 OMP_PROC_BIND=false "$build/bin/hnet_step_benchmark" --profile_steps=10
 
-run_part peer 40 "$python" -c "
+run_part peer 40 $python -c "
 import time, torch
 torch.backends.cuda.matmul.allow_tf32 = False
 dev = 'cuda'
@@ -54,8 +55,8 @@ for n in (1024, 4096, 8192):
     torch.cuda.synchronize(); dt = (time.perf_counter() - t) / reps
     print(f'torch float32 SGEMM n={n}: {2 * n**3 / dt * 1e-9:.1f} GFLOP/s ({torch.cuda.get_device_name()})')
 "
-run_part peer 60 "$python" perf/peer/hnet_peer.py --device cuda --config quick --warmup 5 --steps 50
-run_part peer 60 "$python" perf/peer/hnet_peer.py --device cuda --config paper --warmup 3 --steps 20
+run_part peer 60 $python perf/peer/hnet_peer.py --device cuda --config quick --warmup 5 --steps 50
+run_part peer 60 $python perf/peer/hnet_peer.py --device cuda --config paper --warmup 3 --steps 20
 
 # hnet train at each deck: one rank, then 8 ranks (8 training seeds) sharing the GPU.
 for deck in quick phases_n8 phases_n16; do
