@@ -5,7 +5,8 @@ at the lowest grid β (or --low-beta), at the training n, at every saved step a 
   build/bin/hnet-python scripts/class_timeline.py results/run/sweep.h5 [more sweep.h5 ...]
 
 One row per (sweep file, job): the class at each step (the majority over the generation seeds, as
-seed_statistics.py and report.py take it; "a=b" for a tie), with the median normalised loss. A
+seed_statistics.py and report.py take it; "a=b" for a tie), with the median normalised loss and the
+median O₂ (the double-sided order parameter, model.md §8) of the same networks. A
 sweep of every saved step needs `sweep.steps` listing them (hnet sweep evaluates every saved model
 when it is empty) and, to keep it cheap, `sweep.sizes = []`; more saved models come from
 `output.save_models`, which changes nothing in training.
@@ -36,7 +37,7 @@ def timeline(sweep, low_beta):
             text = report.majority_text(sweep, r["class"][at])
             for name, short in SHORT.items():
                 text = text.replace(name, short)
-            cells.append(f"{text} {report.median(r['normalised_loss'][at]):.3g}")
+            cells.append(f"{text} {report.median(r['normalised_loss'][at]):.3g} / {report.median(r['o2'][at]):.2f}")
         rows.append((sweep.job_name(job), cells))
     return low, steps, rows
 
@@ -50,7 +51,7 @@ def main(argv=None):
         for path in args.sweeps:
             sweep = report.Sweep(path)
             low, steps, rows = timeline(sweep, args.low_beta)
-            print(f"{path}: majority class and median normalised loss at log10 β = {low:.2f}, n = {sweep.training_n}")
+            print(f"{path}: majority class, median normalised loss / O2 at log10 β = {low:.2f}, n = {sweep.training_n}")
             print("| job | " + " | ".join(f"step {s}" for s in steps) + " |")
             print("|---|" + "---|" * len(steps))
             for name, cells in rows:
