@@ -125,7 +125,8 @@ class AttentionGradcheck : public ::testing::TestWithParam<hk::AttentionSchedule
 // d = 4 with 2 heads, and d = 16 with 4 heads of width 4, which the host's thread schedule takes
 // four heads to a vector.
 TEST_P(AttentionGradcheck, EveryElement) {
-  for (const auto& [d, heads] : {std::pair<std::int64_t, int>{4, 2}, {16, 4}}) {
+  const std::pair<std::int64_t, int> shapes[] = {{4, 2}, {16, 4}};
+  for (const auto& [d, heads] : shapes) {
     SCOPED_TRACE("d = " + std::to_string(d));
     check_attention_gradient(GetParam(), d, heads);
   }
