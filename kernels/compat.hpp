@@ -60,6 +60,9 @@ inline __attribute__((always_inline)) void opaque(V& x) {
 #else
     asm("" : "+w"(x));
 #endif
+  }
+}
+#endif
 
 // Makes the values w[0..N) opaque to the compiler, so a product stored there stays a rounded
 // product instead of becoming an FMA with the add it feeds (GCC contracts across statements by
@@ -68,10 +71,6 @@ inline __attribute__((always_inline)) void opaque(V& x) {
 // its one-at-a-time adds), the one whose products feed adds directly needs it. On the host the
 // values pass through vector registers by an empty asm (free); device compilers keep x·y + z apart
 // where it matters to hnet already (one path only), so there it does nothing.
- }
-}
-#endif
-
 template <class T, int N>
 KOKKOS_FORCEINLINE_FUNCTION void keep_rounded(T (&w)[N]) {
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__) || !defined(__GNUC__)
