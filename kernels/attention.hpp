@@ -163,8 +163,8 @@ inline __attribute__((always_inline)) void head_dots_by_lanes(const A& dst, cons
 
 // dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for
 // node v's incidences a0 .. a1 − 1 and every head: the thread schedule's scores (row = q[v]) and
-// dJ/dα (row = dout[v]). The incidence's rows are found once for all heads (incidence_head_dots,
-// the team schedule's, finds them per head: 10-20 % slower on the host).
+// dJ/dα (row = dout[v]). Four heads to a vector on the host; otherwise (other head counts and
+// widths, device compilers) the team schedule's loop walked by one thread.
 template <class A, class I>
 KOKKOS_FORCEINLINE_FUNCTION void all_head_dots(const A& dst, const typename A::value_type* row, const A& x,
                                                const A& y, const A& z, const I& other, const I& edge,
@@ -174,15 +174,7 @@ KOKKOS_FORCEINLINE_FUNCTION void all_head_dots(const A& dst, const typename A::v
   if (heads % 4 == 0 && dh % 4 == 0)
     return head_dots_by_lanes(dst, row, x, y, z, other, edge, direction, b, a0, a1, heads, dh, factor);
 #endif
-  for (std::int64_t a = a0; a < a1; ++a) {
-    const auto* xu = &x(b, other(a), 0);
-    const auto* ye = &y(b, edge(a), 0);
-    const auto* zd = &z(b, direction(a), 0);
-    for (int h = 0; h < heads; ++h) {
-      const std::int64_t c0 = h * dh;
-      dst(b, a, h) = head_dot(row + c0, xu + c0, ye + c0, zd + c0, dh) * factor;
-    }
-  }
+  incidence_head_dots(dst, row, x, y, z, other, edge, direction, b, a0, a1, heads, dh, factor, 0, 1);
 }
 
 template <class E, class T>
