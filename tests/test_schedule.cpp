@@ -130,3 +130,34 @@ TEST(Schedule, SizesHoldTrainsTargetSizeFirst) {
   deck.train.sizes_hold_steps = 0;
   EXPECT_EQ(hnet::step_size(deck, deck.train.sizes, 7, 3), hnet::draw_size(deck.train.sizes, 7, 3));
 }
+
+// train.sizes_widen_steps: after the hold the sizes come in by their distance from target.n, the
+// farthest only when the widening ends; each step's draw is draw_size over the sizes in reach.
+TEST(Schedule, SizesWidenFromTargetSize) {
+  hnet::Deck deck = hnet::default_deck();
+  deck.target.n = 16, deck.train.sizes = {4, 12, 14, 16, 18, 24}, deck.train.sizes_hold_steps = 10;
+  deck.train.sizes_widen_steps = 120;  // farthest distance 12: reach ⌊12·(step − 9)/121⌋
+  const auto reach = [&](std::int64_t step) { return hnet::sizes_within_reach(deck, deck.train.sizes, step); };
+  using Sizes = std::vector<std::int64_t>;
+  EXPECT_EQ(reach(10), (Sizes{16}));
+  EXPECT_EQ(reach(29), (Sizes{16}));                   // reach 1
+  EXPECT_EQ(reach(30), (Sizes{14, 16, 18}));           // reach 2
+  EXPECT_EQ(reach(49), (Sizes{14, 16, 18}));           // reach 3
+  EXPECT_EQ(reach(50), (Sizes{12, 14, 16, 18}));       // reach 4
+  EXPECT_EQ(reach(89), (Sizes{12, 14, 16, 18}));       // reach 7
+  EXPECT_EQ(reach(90), (Sizes{12, 14, 16, 18, 24}));   // reach 8
+  EXPECT_EQ(reach(129), (Sizes{12, 14, 16, 18, 24}));  // reach 11
+  EXPECT_EQ(reach(130), deck.train.sizes);
+  std::map<std::int64_t, int> seen;
+  for (std::int64_t step = 10; step < 400; ++step) {
+    const std::int64_t n = hnet::step_size(deck, deck.train.sizes, 7, step);
+    ASSERT_EQ(n, hnet::draw_size(reach(step), 7, step)) << "step " << step;
+    if (step < 30) ASSERT_EQ(n, 16);
+    if (step < 130) ASSERT_NE(n, 4) << "the farthest size came in before the widening ended";
+    ++seen[n];
+  }
+  EXPECT_EQ(seen.size(), deck.train.sizes.size()) << "a size is never drawn";
+  deck.train.sizes_widen_steps = 0;
+  for (std::int64_t step = 10; step < 60; ++step)
+    ASSERT_EQ(hnet::step_size(deck, deck.train.sizes, 7, step), hnet::draw_size(deck.train.sizes, 7, step));
+}

@@ -554,6 +554,9 @@ void add_train_keys(Schema& s) {
         "empty = target.n only");
   t.add("sizes_hold_steps", &TrainConfig::sizes_hold_steps, ints(0, kMaxSteps),
         "steps trained at target.n alone before the sizes of train.sizes are drawn; 0 = from the start");
+  t.add("sizes_widen_steps", &TrainConfig::sizes_widen_steps, ints(0, kMaxSteps),
+        "after the hold, steps over which the sizes drawn widen from those nearest target.n to all of "
+        "train.sizes; 0 = all at once");
   t.add("seed", &TrainConfig::seed, "run seed: initialisation, latent noise, inputs, beta draws");
   t.add("nonfinite", &TrainConfig::nonfinite,
         "on a non-finite loss or gradient: stop the run, or skip the step");
@@ -690,10 +693,11 @@ std::vector<CrossCheck> cross_key_checks() {
            return "size " + std::to_string(*twice) + " is listed twice";
          return std::string();
        }},
-      {{"train.sizes_hold_steps", "train.sizes", "target.n"}, "a hold at target.n needs target.n in train.sizes",
+      {{"train.sizes_hold_steps", "train.sizes_widen_steps", "train.sizes", "target.n"},
+       "a hold at target.n or a widening from it needs target.n in train.sizes",
        [](const Deck& d) {
          const auto& sizes = d.train.sizes;
-         if (d.train.sizes_hold_steps > 0 && !sizes.empty() &&
+         if ((d.train.sizes_hold_steps > 0 || d.train.sizes_widen_steps > 0) && !sizes.empty() &&
              std::find(sizes.begin(), sizes.end(), d.target.n) == sizes.end())
            return "target.n = " + std::to_string(d.target.n) + " is not in train.sizes";
          return std::string();

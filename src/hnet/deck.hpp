@@ -93,6 +93,7 @@ struct TrainConfig {
   int64_t curriculum_widen_steps = 1000;
   std::vector<int64_t> sizes = {};  // input sizes n drawn per step; empty = target.n only
   int64_t sizes_hold_steps = 0;     // steps at target.n alone before train.sizes are drawn
+  int64_t sizes_widen_steps = 0;    // after the hold, steps over which the drawn sizes reach the list's ends
   uint64_t seed = 1;
   NonFinitePolicy nonfinite = NonFinitePolicy::stop;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "kernels/random.hpp"
 
@@ -87,9 +88,27 @@ std::vector<std::int64_t> training_sizes(const Deck& deck) {
   return deck.train.sizes.empty() ? std::vector<std::int64_t>{deck.target.n} : deck.train.sizes;
 }
 
+std::vector<std::int64_t> sizes_within_reach(const Deck& deck, const std::vector<std::int64_t>& sizes,
+                                             std::int64_t step) {
+  const std::int64_t widen = deck.train.sizes_widen_steps, since = step - deck.train.sizes_hold_steps;
+  if (widen <= 0 || since >= widen) return sizes;
+  const std::int64_t n = deck.target.n;
+  std::int64_t farthest = 0;
+  for (const std::int64_t s : sizes) farthest = std::max(farthest, std::abs(s - n));
+  // Integer arithmetic: the reach is the same on every machine, and reaches `farthest` only when
+  // the widening ends.
+  const std::int64_t reach = farthest * (since + 1) / (widen + 1);
+  std::vector<std::int64_t> out;
+  for (const std::int64_t s : sizes)
+    if (std::abs(s - n) <= reach) out.push_back(s);
+  return out;
+}
+
 std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
                        std::int64_t step) {
-  return step < deck.train.sizes_hold_steps ? deck.target.n : draw_size(sizes, seed, step);
+  if (step < deck.train.sizes_hold_steps) return deck.target.n;
+  if (deck.train.sizes_widen_steps <= 0) return draw_size(sizes, seed, step);
+  return draw_size(sizes_within_reach(deck, sizes, step), seed, step);
 }
 
 std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step) {

@@ -38,7 +38,15 @@ std::vector<std::int64_t> training_sizes(const Deck& deck);
 // The input size of every network of the step: one of `sizes`, uniformly, from (seed, step) alone.
 std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step);
 
-// The input size of the step: target.n for the first train.sizes_hold_steps steps, then draw_size.
+// The sizes a step may draw during the widening (train.sizes_widen_steps = W after a hold of S
+// steps): those of `sizes` within ⌊D·(step − S + 1)/(W + 1)⌋ of target.n, D the farthest size's
+// distance, so the reach grows from the sizes nearest target.n to all of them; `sizes` itself
+// outside the widening.
+std::vector<std::int64_t> sizes_within_reach(const Deck& deck, const std::vector<std::int64_t>& sizes,
+                                             std::int64_t step);
+
+// The input size of the step: target.n for the first train.sizes_hold_steps steps, then draw_size
+// over sizes_within_reach.
 std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
                        std::int64_t step);
 
