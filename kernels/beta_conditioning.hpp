@@ -140,6 +140,57 @@ KOKKOS_INLINE_FUNCTION void p0_u_sums(const V1T& dP0, const V2T& dU, const V2T& 
   for (; c < dim; ++c) du_column_sums<1, L>(dU, dP, phi, i0, batch, c);
 }
 
+// Networks per block of p0_u_sums_by_rows (at most): its copy of dP's rows lives on the stack.
+constexpr std::int64_t rows_block_networks = 64;
+
+#if defined(HNET_HOST_LANES)
+
+// p0_u_sums for 16 consecutive parameters on the host, dφ = 16 and φ contiguous, at most
+// rows_block_networks networks: each column's 16 sums (lane j: parameter i0 + j) as one vector,
+// the pairwise tree evaluated directly (pairwise_total: the counter's bits, its partial sums in
+// registers) on a copy of dP's rows, so every leaf is a load at a constant offset; then the 16
+// columns transposed in registers, so dU's rows are updated a vector at a time, not an element.
+template <class V1T, class V2T>
+inline void p0_u_sums_by_rows(const V1T& dP0, const V2T& dU, const V2T& dP, const V2T& phi, std::int64_t i0,
+                              std::int64_t batch, bool want_p0, bool want_u) {
+  using T = typename V2T::non_const_value_type;
+  constexpr int lanes = 16;
+  typedef T V __attribute__((vector_size(lanes * sizeof(T))));
+  V rows[rows_block_networks];
+  // One stream of dP per network (32 at paper size), more than the hardware prefetchers follow:
+  // fetched four blocks ahead by hand (paper-size kernel benchmark 17.6 → 10.5–13.9 ms).
+  constexpr std::int64_t ahead = 4 * lanes;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    __builtin_memcpy(&rows[b], &dP(b, i0), sizeof(V));
+    __builtin_prefetch(&dP(b, i0) + ahead);
+  }
+  const V* const row = rows;
+  if (want_p0) {
+    V sum = pairwise_total(batch, [row](std::int64_t b) __attribute__((always_inline)) { return row[b]; }), to;
+    __builtin_memcpy(&to, &dP0(i0), sizeof to);
+    to += sum;
+    __builtin_memcpy(&dP0(i0), &to, sizeof to);
+  }
+  if (!want_u) return;
+  V column[lanes];
+  for (int c = 0; c < lanes; ++c) {  // rolled: one copy of the tree's code, not 16
+    const T* const f = phi.data() + c;
+    column[c] = pairwise_total(batch, [row, f](std::int64_t b) __attribute__((always_inline)) {
+      V product = row[b] * f[b * lanes];
+      compat::opaque(product);  // a rounded product, as the counter adds it
+      return product;
+    });
+  }
+  compat::transpose_square(column);
+  HNET_UNROLL for (int j = 0; j < lanes; ++j) {
+    V to;
+    __builtin_memcpy(&to, &dU(i0 + j, 0), sizeof to);
+    to += column[j];
+    __builtin_memcpy(&dU(i0 + j, 0), &to, sizeof to);
+  }
+}
+#endif
+
 }  // namespace beta_detail
 
 // dQ += Σ_b, one work item per weight element. Sums over the networks of a step follow the
@@ -215,10 +266,12 @@ KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_ti
 // the scalar blocked GEMM's: Σ_c φ[b][c]·U[i][c] in c order in a register, then added to P0[i].
 // One team (one thread) per tile of columns: no element depends on the thread count.
 constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per team: φ's packs amortised
-// Packs per GEMM call: SerialGemm's inner blocks are then 4 × 1 (4 networks × one pack), which
-// fit AVX2's 16 registers; 4 packs (4 × 4 blocks) spilled: paper-size forward 22.3 → 14.8 ms. With
-// one pack per call no block is ever a partial one in the columns either.
-constexpr std::int64_t simd_block_packs = 1;
+// Packs per GEMM call: SerialGemm's inner blocks are then 4 × simd_block_packs (4 networks ×
+// packs). One pack (4 × 1) fits AVX2's 16 registers, where 4 packs (4 × 4 blocks) spilled
+// (paper-size forward 22.3 → 14.8 ms); AVX-512's 32 registers take two (8 independent sums per
+// step of the reduction instead of 4: paper-size kernel benchmark 11.8 → 9.7 ms on 2 cores). Whole
+// packs per call keep every block whole in the columns.
+constexpr std::int64_t simd_block_packs = compat::host_vector_bytes >= 64 ? 2 : 1;
 
 // A pack of P's row: streamed past the cache where it can be (P is written once, far larger than
 // the caches, and read back only by the layers of the forward; compat::store_streaming).
@@ -230,6 +283,32 @@ KOKKOS_INLINE_FUNCTION void store_pack(T* to, const Pack& pack) {
     if (compat::store_streaming(to, &pack[0], 16)) return;
   }
   pack.storeUnaligned(to);
+}
+
+// packs[c·pack_stride][l] = u[l·u_row + c] for c < dim, l < the pack's lanes: `lanes` rows of U
+// turned into one pack per column. On the host with 64-byte packs and dim a multiple of the lanes,
+// square blocks transposed in registers (log₂(lanes) rounds of two-vector shuffles); otherwise
+// element by element (a scalar store per element, then a vector load that cannot forward it).
+template <class T, class Pack>
+KOKKOS_INLINE_FUNCTION void transpose_rows_into_packs(const T* u, std::int64_t u_row, std::int64_t dim, Pack* packs,
+                                                      std::int64_t pack_stride) {
+  constexpr int lanes = static_cast<int>(sizeof(Pack) / sizeof(T));
+#if defined(HNET_HOST_LANES)
+  if constexpr (sizeof(Pack) == 64) {
+    if (dim % lanes == 0) {
+      typedef T V __attribute__((vector_size(64)));
+      for (std::int64_t c0 = 0; c0 < dim; c0 += lanes) {
+        V r[lanes];
+        HNET_UNROLL for (int l = 0; l < lanes; ++l) __builtin_memcpy(&r[l], u + l * u_row + c0, sizeof(V));
+        compat::transpose_square(r);
+        HNET_UNROLL for (int c = 0; c < lanes; ++c) packs[(c0 + c) * pack_stride].loadUnaligned(&r[c][0]);
+      }
+      return;
+    }
+  }
+#endif
+  for (std::int64_t c = 0; c < dim; ++c)
+    for (int l = 0; l < lanes; ++l) packs[c * pack_stride][l] = u[l * u_row + c];
 }
 
 template <class E, class T>
@@ -270,16 +349,16 @@ void generate_parameters_forward_simd(const E& exec, const V2<E, T>& P, const V1
           // this into the general path below (one GEMM call on subviews for both) made GCC compile
           // the GEMM as it did before this branch existed: 4–5× slower on AVX-512, and with P's
           // last bits different (no FMA contraction), measured in review.
-          if (width == block && simd_block_packs == 1) {
-            Pack p0;
-            p0.loadUnaligned(&P0(i0));
-            const T* u = &U(i0, 0);
-            const std::int64_t u_row = U.stride_0();
-            for (std::int64_t c = 0; c < dim; ++c)
-              for (std::int64_t l = 0; l < lanes; ++l) Ut(c, 0)[l] = u[l * u_row + c];
-            for (std::int64_t b = 0; b < rows; ++b) C(b, 0) = p0;
+          if (width == block) {
+            for (std::int64_t g = 0; g < simd_block_packs; ++g) {
+              Pack p0;
+              p0.loadUnaligned(&P0(i0 + g * lanes));
+              transpose_rows_into_packs(&U(i0 + g * lanes, 0), U.stride_0(), dim, &Ut(0, g), Ut.stride_0());
+              for (std::int64_t b = 0; b < rows; ++b) C(b, g) = p0;
+            }
             Gemm::invoke(T(1), phi_packs, Ut, T(1), C);
-            for (std::int64_t b = 0; b < batch; ++b) store_pack(&P(b, i0), C(b, 0));
+            for (std::int64_t b = 0; b < batch; ++b)
+              for (std::int64_t g = 0; g < simd_block_packs; ++g) store_pack(&P(b, i0 + g * lanes), C(b, g));
             continue;
           }
           for (std::int64_t g = 0; g < packs; ++g) {
@@ -360,6 +439,9 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
     constexpr int lanes = vector_lanes<E>();
     const bool want_p0 = present(dP0), want_u = present(dU);
     const std::int64_t blocks = (p + lanes - 1) / lanes;
+    const bool by_rows = dim == 16 && batch <= beta_detail::rows_block_networks && phi.stride_0() == 16 &&
+                         phi.stride_1() == 1;
+    (void)by_rows;  // host lanes only
     Kokkos::parallel_for(
         "hnet::generate_parameters_backward::P0_U", Kokkos::RangePolicy<E>(exec, 0, blocks),
         KOKKOS_LAMBDA(const std::int64_t block) {
@@ -368,6 +450,11 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
             for (std::int64_t i = i0; i < p; ++i) beta_detail::p0_u_sums<1>(dP0, dU, dP, phi, i, batch, dim, want_p0, want_u);
             return;
           }
+#if defined(HNET_HOST_LANES)
+          if constexpr (lanes == 16) {
+            if (by_rows) return beta_detail::p0_u_sums_by_rows(dP0, dU, dP, phi, i0, batch, want_p0, want_u);
+          }
+#endif
           beta_detail::p0_u_sums<lanes>(dP0, dU, dP, phi, i0, batch, dim, want_p0, want_u);
         });
   }
@@ -376,12 +463,12 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
   // Partial sums per (chunk of U's rows, network), then each network's partials added in chunk
   // order. Work items run chunk-major, so the networks of one chunk follow each other on a thread
   // and the chunk of U (64 KiB at dφ = 16) is read from memory once, not once per network. A
-  // chunk's sums run over its rows in order, in registers at dφ = 16 (the usual case; 2 networks
-  // per host work item: paper-size backward 59 → 39 ms on 2 cores); at other widths ≤ 32 in a
-  // local array.
+  // chunk's sums run over its rows in order, in registers at dφ = 16 (the usual case; 8 networks
+  // per host work item, 16 vectors of sums in flight: paper-size backward 59 → 39 ms on 2 cores
+  // with 2 networks, 27.2 → 20.8 ms from 2 to 8); at other widths ≤ 32 in a local array.
   const std::int64_t chunks = generate_parameters_chunks(p);
-  if (dim == 16) {  // the usual width: the sums in registers, two networks of a chunk per host work item
-    constexpr int networks = on_host<E> ? 2 : 1;
+  if (dim == 16) {  // the usual width: the sums in registers, eight networks of a chunk per host work item
+    constexpr int networks = on_host<E> ? 8 : 1;
     const std::int64_t groups = (batch + networks - 1) / networks;
     Kokkos::parallel_for(
         "hnet::generate_parameters_backward::phi", Kokkos::RangePolicy<E>(exec, 0, chunks * groups),

@@ -4,6 +4,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 // Host code compiled by GCC or Clang themselves, where GCC's vector extensions, inline asm and the
 // x86 intrinsics serve the host's kernels. nvcc's and hipcc's front ends reject the vector
@@ -60,6 +61,31 @@ inline __attribute__((always_inline)) void opaque(V& x) {
 #else
     asm("" : "+w"(x));
 #endif
+  }
+}
+#endif
+
+#if defined(HNET_HOST_LANES)
+// r[j][l] ↔ r[l][j]: N vectors of N lanes (GCC vector types) transposed in registers, in log₂ N
+// rounds; the round of block size s swaps the off-diagonal s × s blocks of every 2s × 2s block, a
+// pair of two-vector shuffles per pair of rows.
+template <class V, int N>
+inline __attribute__((always_inline)) void transpose_square(V (&r)[N]) {
+  typedef std::remove_reference_t<decltype(r[0][0])> Lane;
+  typedef std::conditional_t<sizeof(Lane) == 4, std::int32_t, std::int64_t> Index;
+  typedef Index Mask __attribute__((vector_size(sizeof(V))));
+  static_assert(sizeof(V) == N * sizeof(Lane), "N vectors of N lanes");
+#pragma GCC unroll 8
+  for (int s = N / 2; s >= 1; s /= 2) {
+    Mask keep, take;  // row j (bit s clear) and row j + s after the swap, from (r[j], r[j + s])
+#pragma GCC unroll 64
+    for (int l = 0; l < N; ++l) keep[l] = (l & s) ? N + l - s : l, take[l] = (l & s) ? N + l : l + s;
+#pragma GCC unroll 64
+    for (int j = 0; j < N; ++j)
+      if (!(j & s)) {
+        const V a = r[j], b = r[j + s];
+        r[j] = __builtin_shuffle(a, b, keep), r[j + s] = __builtin_shuffle(a, b, take);
+      }
   }
 }
 #endif

@@ -95,6 +95,57 @@ struct PairwiseLanes {
   }
 };
 
+// The counter's tree of value(first), …, value(first + 2^k − 1) (any type with +): older half plus
+// newer half, unrolled at compile time up to blocks of 2^K.
+template <int K, class F>
+KOKKOS_FORCEINLINE_FUNCTION auto perfect_tree(std::int64_t first, const F& value) {
+  if constexpr (K == 0) {
+    return value(first);
+  } else {
+    const auto older = perfect_tree<K - 1>(first, value);
+    return older + perfect_tree<K - 1>(first + (std::int64_t(1) << (K - 1)), value);
+  }
+}
+template <class F>
+KOKKOS_FORCEINLINE_FUNCTION auto perfect_tree_of(std::int64_t first, int k, const F& value) -> decltype(value(first));
+// Blocks of more than 32 values (a rank holding over 32 networks): halves until they unroll.
+template <class F>
+auto perfect_tree_halves(std::int64_t first, int k, const F& value) -> decltype(value(first)) {
+  const auto older = perfect_tree_of(first, k - 1, value);
+  return older + perfect_tree_of(first + (std::int64_t(1) << (k - 1)), k - 1, value);
+}
+template <class F>
+KOKKOS_FORCEINLINE_FUNCTION auto perfect_tree_of(std::int64_t first, int k, const F& value) -> decltype(value(first)) {
+  switch (k) {
+    case 0: return perfect_tree<0>(first, value);
+    case 1: return perfect_tree<1>(first, value);
+    case 2: return perfect_tree<2>(first, value);
+    case 3: return perfect_tree<3>(first, value);
+    case 4: return perfect_tree<4>(first, value);
+    case 5: return perfect_tree<5>(first, value);
+    default: return perfect_tree_halves(first, k, value);
+  }
+}
+
+// value(0) + … + value(n − 1), n ≥ 1, with the bits PairwiseLanes gives them: the counter ends
+// with one perfect tree per set bit of n, the largest block first, and its total adds them from
+// the newest (smallest) to the oldest. Without the counter's bookkeeping: for a vector type on the
+// host, the partial sums stay in registers.
+template <class F>
+KOKKOS_FORCEINLINE_FUNCTION auto pairwise_total(std::int64_t n, const F& value) -> decltype(value(0)) {
+  decltype(value(0)) out{};
+  std::int64_t end = n;
+  bool first = true;
+  for (int k = 0; (std::int64_t(1) << k) <= n; ++k) {
+    if (!((n >> k) & 1)) continue;
+    end -= std::int64_t(1) << k;
+    const auto block = perfect_tree_of(end, k, value);
+    out = first ? block : block + out;
+    first = false;
+  }
+  return out;
+}
+
 // One sum.
 template <class T, int Levels = pairwise_levels>
 struct PairwiseSum {

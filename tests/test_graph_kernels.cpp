@@ -591,31 +591,46 @@ TEST(GenerateParameters, ForwardBitsDoNotDependOnTheBatchSplit) {
   }
 }
 
-// dP0 and dU are sums over the networks in the pairwise tree of kernels/pairwise_sum.hpp, which
-// the host takes 8 networks at a time: the bits must be those of the counter fed one rounded
-// product at a time (19 networks: two blocks of 8 and 3 alone; 40 parameters: two vectors of 16
-// lanes and a ragged 8; dφ = 5: two pairs of columns and one alone).
+// dP0 and dU are sums over the networks in the pairwise tree of kernels/pairwise_sum.hpp: the bits
+// must be those of the counter fed one rounded product at a time. 19 networks: two blocks of 8 and
+// 3 alone in the counter's host path (dφ = 5: two pairs of columns and one alone); at dφ = 16 the
+// host's row path, with 19, 37 (trees of 32, 4 and 1) and 70 networks (more than it takes: the
+// counter's path again). 40 parameters: two vectors of 16 lanes and a ragged 8.
 TEST(GenerateParameters, BackwardSumsFollowThePairwiseTree) {
-  const std::int64_t B = 19, p = 40, dim = 5;
-  const Vec P0 = random_vector(p, 1700), U = random_vector(p * dim, 1701), phi = random_vector(B * dim, 1702);
-  const Vec dP = random_vector(B * p, 1703);
-  const Outputs got = run_generate<float>(B, p, dim, P0, U, {phi, dP});
-  Vec dP0(p), dU(p * dim);
-  for (std::int64_t i = 0; i < p; ++i) {
-    hk::PairwiseSum<float> sum0;
-    for (std::int64_t b = 0; b < B; ++b) sum0.add(static_cast<float>(dP[b * p + i]));
-    dP0[i] = sum0.total();
-    for (std::int64_t c = 0; c < dim; ++c) {
-      hk::PairwiseSum<float> sum;
-      for (std::int64_t b = 0; b < B; ++b) {
-        volatile float product = static_cast<float>(dP[b * p + i]) * static_cast<float>(phi[b * dim + c]);
-        sum.add(product);
+  const std::int64_t p = 40;
+  for (const auto& [B, dim] : {std::pair<std::int64_t, std::int64_t>{19, 5}, {19, 16}, {37, 16}, {70, 16}}) {
+    SCOPED_TRACE("networks " + std::to_string(B) + ", dphi " + std::to_string(dim));
+    const Vec P0 = random_vector(p, 1700), U = random_vector(p * dim, 1701), phi = random_vector(B * dim, 1702);
+    const Vec dP = random_vector(B * p, 1703);
+    const Outputs got = run_generate<float>(B, p, dim, P0, U, {phi, dP});
+    Vec dP0(p), dU(p * dim);
+    for (std::int64_t i = 0; i < p; ++i) {
+      hk::PairwiseSum<float> sum0;
+      for (std::int64_t b = 0; b < B; ++b) sum0.add(static_cast<float>(dP[b * p + i]));
+      dP0[i] = sum0.total();
+      for (std::int64_t c = 0; c < dim; ++c) {
+        hk::PairwiseSum<float> sum;
+        for (std::int64_t b = 0; b < B; ++b) {
+          volatile float product = static_cast<float>(dP[b * p + i]) * static_cast<float>(phi[b * dim + c]);
+          sum.add(product);
+        }
+        dU[i * dim + c] = sum.total();
       }
-      dU[i * dim + c] = sum.total();
     }
+    expect_bits(got[2], dP0, "dP0");
+    expect_bits(got[3], dU, "dU");
   }
-  expect_bits(got[2], dP0, "dP0");
-  expect_bits(got[3], dU, "dU");
+}
+
+// pairwise_total (the tree without the counter) gives the counter's bits for every count.
+TEST(PairwiseSum, TotalWithoutCounterEqualsCounter) {
+  const Vec values = random_vector(300, 1710);
+  for (std::int64_t n = 1; n <= 300; ++n) {
+    hk::PairwiseSum<float> sum;
+    for (std::int64_t k = 0; k < n; ++k) sum.add(static_cast<float>(values[k]));
+    const float direct = hk::pairwise_total(n, [&](std::int64_t k) { return static_cast<float>(values[k]); });
+    ASSERT_EQ(hnet::compat::bits_of(direct), hnet::compat::bits_of(sum.total())) << n << " values";
+  }
 }
 
 TEST(GenerateParameters, DeterministicAndBatchIndependent) {
