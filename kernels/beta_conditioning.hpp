@@ -69,28 +69,29 @@ KOKKOS_INLINE_FUNCTION typename V2T::value_type phi_da2(const V2T& dphi, const V
 // dφ sums of one chunk of U stay in registers up to this width.
 constexpr std::int64_t phi_register_dim = 32;
 
-// The chunk partials of dφ for networks b0 … b0 + NB − 1 (those below `batch`) at dφ = D, known
-// at compile time so that the sums stay in registers: partial[b][c] = Σ_i U[i][c]·dP[b][i] over the
-// chunk's rows i0 … i1 − 1 in order, in double. The NB networks share each row of U converted
-// to double; each network's sums are the one-network loop's, operation for operation.
+// The chunk partials of dφ for networks b0 … b0 + NB − 1 at dφ = D, known at compile time so that
+// the sums stay in registers: partial[b][c] = Σ_i U[i][c]·dP[b][i] over the chunk's rows
+// i0 … i1 − 1 in order, in double. The NB networks share each row of U converted to double;
+// each network's sums are the one-network loop's, operation for operation, so how networks are
+// grouped changes no bit.
 template <int D, int NB, class V3D, class V2T>
 KOKKOS_INLINE_FUNCTION void dphi_chunk_partials(const V3D& partials, const V2T& dP, const V2T& U, std::int64_t chunk,
-                                                std::int64_t b0, std::int64_t batch, std::int64_t i0,
-                                                std::int64_t i1) {
+                                                std::int64_t b0, std::int64_t i0, std::int64_t i1) {
+  using T = typename V2T::non_const_value_type;
   double acc[NB][D] = {};
-  bool valid[NB];
-  HNET_UNROLL for (int k = 0; k < NB; ++k) valid[k] = b0 + k < batch;
+  const T* row[NB];  // the networks' rows of dP: no index arithmetic per element
+  HNET_UNROLL for (int k = 0; k < NB; ++k) row[k] = &dP(b0 + k, 0);
   for (std::int64_t i = i0; i < i1; ++i) {
     const auto* const u = &U(i, 0);
     double w[D];
     HNET_UNROLL for (int c = 0; c < D; ++c) w[c] = static_cast<double>(u[c]);
     HNET_UNROLL for (int k = 0; k < NB; ++k) {
-      const double g = valid[k] ? static_cast<double>(dP(b0 + k, i)) : 0.0;
+      const double g = static_cast<double>(row[k][i]);
       HNET_UNROLL for (int c = 0; c < D; ++c) acc[k][c] += w[c] * g;
     }
   }
   HNET_UNROLL for (int k = 0; k < NB; ++k)
-    if (valid[k]) HNET_UNROLL for (int c = 0; c < D; ++c) partials(b0 + k, chunk, c) = acc[k][c];
+    HNET_UNROLL for (int c = 0; c < D; ++c) partials(b0 + k, chunk, c) = acc[k][c];
 }
 
 // dU[i0 + j][c + q] += Σ_b dP[b][i0 + j]·φ[b][c + q] for j < L and q < C, the C columns' sums
@@ -266,12 +267,11 @@ KOKKOS_INLINE_FUNCTION void set_tile_to_p0(const Member& team, const PTile& P_ti
 // the scalar blocked GEMM's: Σ_c φ[b][c]·U[i][c] in c order in a register, then added to P0[i].
 // One team (one thread) per tile of columns: no element depends on the thread count.
 constexpr std::int64_t generate_parameters_host_tile = 4096;  // columns per team: φ's packs amortised
-// Packs per GEMM call: SerialGemm's inner blocks are then 4 × simd_block_packs (4 networks ×
-// packs). One pack (4 × 1) fits AVX2's 16 registers, where 4 packs (4 × 4 blocks) spilled
-// (paper-size forward 22.3 → 14.8 ms); AVX-512's 32 registers take two (8 independent sums per
-// step of the reduction instead of 4: paper-size kernel benchmark 11.8 → 9.7 ms on 2 cores). Whole
-// packs per call keep every block whole in the columns.
-constexpr std::int64_t simd_block_packs = compat::host_vector_bytes >= 64 ? 2 : 1;
+// Packs per GEMM call: SerialGemm's inner blocks are then 4 × 1 (4 networks × one pack), which
+// fit AVX2's 16 registers; 4 packs (4 × 4 blocks) spilled: paper-size forward 22.3 → 14.8 ms. Two
+// packs on AVX-512 (4 × 2) were no faster (kernel benchmark, minimum of six alternating runs).
+// With one pack per call no block is ever a partial one in the columns either.
+constexpr std::int64_t simd_block_packs = 1;
 
 // A pack of P's row: streamed past the cache where it can be (P is written once, far larger than
 // the caches, and read back only by the layers of the forward; compat::store_streaming).
@@ -476,7 +476,10 @@ void generate_parameters_backward(const E& exec, const V1<E, T>& dP0, const V2<E
           const std::int64_t chunk = flat / groups, b0 = flat % groups * networks;
           const std::int64_t i0 = chunk * generate_parameters_chunk;
           const std::int64_t i1 = i0 + generate_parameters_chunk < p ? i0 + generate_parameters_chunk : p;
-          beta_detail::dphi_chunk_partials<16, networks>(dphi_partials, dP, U, chunk, b0, batch, i0, i1);
+          if (b0 + networks <= batch)
+            return beta_detail::dphi_chunk_partials<16, networks>(dphi_partials, dP, U, chunk, b0, i0, i1);
+          for (std::int64_t b = b0; b < batch; ++b)  // the last group's networks one at a time
+            beta_detail::dphi_chunk_partials<16, 1>(dphi_partials, dP, U, chunk, b, i0, i1);
         });
   } else {
     Kokkos::parallel_for(
