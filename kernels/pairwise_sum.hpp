@@ -110,7 +110,7 @@ template <class F>
 KOKKOS_FORCEINLINE_FUNCTION auto perfect_tree_of(std::int64_t first, int k, const F& value) -> decltype(value(first));
 // Blocks of more than 32 values (a rank holding over 32 networks): halves until they unroll.
 template <class F>
-auto perfect_tree_halves(std::int64_t first, int k, const F& value) -> decltype(value(first)) {
+KOKKOS_INLINE_FUNCTION auto perfect_tree_halves(std::int64_t first, int k, const F& value) -> decltype(value(first)) {
   const auto older = perfect_tree_of(first, k - 1, value);
   return older + perfect_tree_of(first + (std::int64_t(1) << (k - 1)), k - 1, value);
 }
