@@ -598,7 +598,8 @@ TEST(GenerateParameters, ForwardBitsDoNotDependOnTheBatchSplit) {
 // counter's path again). 40 parameters: two vectors of 16 lanes and a ragged 8.
 TEST(GenerateParameters, BackwardSumsFollowThePairwiseTree) {
   const std::int64_t p = 40;
-  for (const auto& [B, dim] : {std::pair<std::int64_t, std::int64_t>{19, 5}, {19, 16}, {37, 16}, {70, 16}}) {
+  const std::pair<std::int64_t, std::int64_t> shapes[] = {{19, 5}, {19, 16}, {37, 16}, {70, 16}};
+  for (const auto& [B, dim] : shapes) {
     SCOPED_TRACE("networks " + std::to_string(B) + ", dphi " + std::to_string(dim));
     const Vec P0 = random_vector(p, 1700), U = random_vector(p * dim, 1701), phi = random_vector(B * dim, 1702);
     const Vec dP = random_vector(B * p, 1703);
@@ -623,12 +624,17 @@ TEST(GenerateParameters, BackwardSumsFollowThePairwiseTree) {
 }
 
 // pairwise_total (the tree without the counter) gives the counter's bits for every count.
+struct FloatAt {  // a host-device functor: pairwise_total is a host-device function
+  const float* values;
+  KOKKOS_INLINE_FUNCTION float operator()(std::int64_t k) const { return values[k]; }
+};
 TEST(PairwiseSum, TotalWithoutCounterEqualsCounter) {
-  const Vec values = random_vector(300, 1710);
+  const Vec drawn = random_vector(300, 1710);
+  const std::vector<float> values(drawn.begin(), drawn.end());
   for (std::int64_t n = 1; n <= 300; ++n) {
     hk::PairwiseSum<float> sum;
-    for (std::int64_t k = 0; k < n; ++k) sum.add(static_cast<float>(values[k]));
-    const float direct = hk::pairwise_total(n, [&](std::int64_t k) { return static_cast<float>(values[k]); });
+    for (std::int64_t k = 0; k < n; ++k) sum.add(values[k]);
+    const float direct = hk::pairwise_total(n, FloatAt{values.data()});
     ASSERT_EQ(hnet::compat::bits_of(direct), hnet::compat::bits_of(sum.total())) << n << " values";
   }
 }
