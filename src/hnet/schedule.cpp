@@ -88,35 +88,56 @@ std::vector<std::int64_t> training_sizes(const Deck& deck) {
   return deck.train.sizes.empty() ? std::vector<std::int64_t>{deck.target.n} : deck.train.sizes;
 }
 
-std::vector<std::int64_t> sizes_within_reach(const Deck& deck, const std::vector<std::int64_t>& sizes,
-                                             std::int64_t step) {
-  const std::int64_t widen = deck.train.sizes_widen_steps, since = step - deck.train.sizes_hold_steps;
-  if (widen <= 0 || since >= widen) return sizes;
-  const std::int64_t n = deck.target.n;
+namespace {
+
+// How far from target.n the sizes reach at `step` of the widening (the farthest size's distance
+// outside it). Integer arithmetic: the same on every machine, and the farthest size comes in only
+// when the widening ends.
+std::int64_t size_reach(const Deck& deck, const std::vector<std::int64_t>& sizes, std::int64_t step) {
+  const std::int64_t n = deck.target.n, widen = deck.train.sizes_widen_steps;
+  const std::int64_t since = step - deck.train.sizes_hold_steps;
   std::int64_t farthest = 0;
   for (const std::int64_t s : sizes) farthest = std::max(farthest, std::abs(s - n));
-  // Integer arithmetic: the reach is the same on every machine, and reaches `farthest` only when
-  // the widening ends.
-  const std::int64_t reach = farthest * (since + 1) / (widen + 1);
+  if (widen <= 0 || since >= widen) return farthest;
+  return farthest * (since + 1) / (widen + 1);
+}
+
+// Index k < count, uniformly, from (seed, step) alone: draw_size's draw.
+std::size_t draw_index(std::size_t count, std::uint64_t seed, std::int64_t step) {
+  if (count == 1) return 0;
+  const auto key = kernels::make_key(seed, kernels::Purpose::size_draws, static_cast<std::uint64_t>(step));
+  const auto k = static_cast<std::size_t>(kernels::uniform(key, 0, 0.0, static_cast<double>(count)));
+  return std::min(k, count - 1);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> sizes_within_reach(const Deck& deck, const std::vector<std::int64_t>& sizes,
+                                             std::int64_t step) {
+  const std::int64_t reach = size_reach(deck, sizes, step);
   std::vector<std::int64_t> out;
   for (const std::int64_t s : sizes)
-    if (std::abs(s - n) <= reach) out.push_back(s);
+    if (std::abs(s - deck.target.n) <= reach) out.push_back(s);
   return out;
 }
 
+// The widening's draw without building the list in reach (no allocation in a step): the k-th size
+// in reach, k drawn as draw_size draws it over that list.
 std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
                        std::int64_t step) {
   if (step < deck.train.sizes_hold_steps) return deck.target.n;
   if (deck.train.sizes_widen_steps <= 0) return draw_size(sizes, seed, step);
-  return draw_size(sizes_within_reach(deck, sizes, step), seed, step);
+  const std::int64_t n = deck.target.n, reach = size_reach(deck, sizes, step);
+  const auto in_reach = [n, reach](std::int64_t s) { return std::abs(s - n) <= reach; };
+  const auto count = static_cast<std::size_t>(std::count_if(sizes.begin(), sizes.end(), in_reach));
+  std::size_t k = draw_index(count, seed, step);
+  for (const std::int64_t s : sizes)
+    if (in_reach(s) && k-- == 0) return s;
+  return n;  // not reached: target.n is in reach (a deck check)
 }
 
 std::int64_t draw_size(const std::vector<std::int64_t>& sizes, std::uint64_t seed, std::int64_t step) {
-  if (sizes.size() == 1) return sizes.front();
-  const auto key = kernels::make_key(seed, kernels::Purpose::size_draws, static_cast<std::uint64_t>(step));
-  const double count = static_cast<double>(sizes.size());
-  const auto k = static_cast<std::size_t>(kernels::uniform(key, 0, 0.0, count));
-  return sizes[std::min(k, sizes.size() - 1)];
+  return sizes[draw_index(sizes.size(), seed, step)];
 }
 
 std::vector<std::int64_t> saved_model_steps(std::int64_t steps, std::int64_t count) {
