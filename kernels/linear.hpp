@@ -12,6 +12,7 @@
 // broadcasts 6 values of x and issues 12 FMAs. The vector width changes no sum (each element is
 // the same chain of FMAs in k order: θ after 20 steps was identical with 12 × 16 and 12 × 32 tiles).
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 #include "kernels/activations.hpp"
@@ -85,16 +86,30 @@ struct TileOut {
 // of the row-major operand (forward, dx), which otherwise arrive from memory only when that tile
 // asks for them. In the step the operands come from memory, not cache as in the kernel benchmarks:
 // the paper-size forward ran 20-25 % faster with it, measured against dW in the same runs.
-// Empty: none.
+// dW by network (both operands strided) fetches the next block of rows of x and dy, a slice per
+// tile of this block, into L2. Empty: none.
 struct Ahead {
   const char* from = nullptr;
   const char* to = nullptr;
+  const char* also_from = nullptr;
+  const char* also_to = nullptr;
 };
 template <class T>
 KOKKOS_INLINE_FUNCTION Ahead rows_ahead(const T* first, std::int64_t rows, std::int64_t row) {
   if (rows <= 0) return {};
   const char* from = reinterpret_cast<const char*>(first);
   return {from, from + rows * row * static_cast<std::int64_t>(sizeof(T))};
+}
+// Part `part` of `parts` equal slices of each of two ranges of rows.
+template <class T>
+KOKKOS_INLINE_FUNCTION Ahead rows_ahead_slice(const T* first, const T* also_first, std::int64_t rows,
+                                              std::int64_t row, std::int64_t also_row, std::int64_t part,
+                                              std::int64_t parts) {
+  if (rows <= 0) return {};
+  const Ahead whole = rows_ahead(first, rows, row), also = rows_ahead(also_first, rows, also_row);
+  const std::int64_t length = whole.to - whole.from, also_length = also.to - also.from;
+  return {whole.from + length * part / parts, whole.from + length * (part + 1) / parts,
+          also.from + also_length * part / parts, also.from + also_length * (part + 1) / parts};
 }
 
 // Σ_k a[rr·a_row + k·a_k] · b[k·b_k + cc] for every rr < nr, cc < nc of one tile, k in order, then
@@ -110,6 +125,21 @@ KOKKOS_INLINE_FUNCTION Ahead rows_ahead(const T* first, std::int64_t rows, std::
 template <class T>
 constexpr bool host_vector_type = std::is_same<T, float>::value || std::is_same<T, double>::value;
 using compat::host_vector_bytes;
+// The lines of a tile's outputs and of what its epilogue reads with them (forward, dx: rows of
+// activations in memory), fetched while the tile's k loop runs instead of when the epilogue asks
+// for them. Not inlined: the call leaves the tile's own code as it was, so GCC makes the same
+// choices there (which multiply-adds it fuses in the ragged path's swish: tested bits).
+template <int MR, int row_bytes, class T>
+__attribute__((noinline)) void prefetch_tile_outputs(const TileOut<T>& to) {
+  for (int rr = 0; rr < MR; ++rr)
+    for (int l = 0; l < row_bytes; l += 64) {
+      const std::int64_t at = rr * to.row * static_cast<std::int64_t>(sizeof(T)) + l;
+      __builtin_prefetch(reinterpret_cast<const char*>(to.out) + at, 1);
+      if (to.slope) __builtin_prefetch(reinterpret_cast<const char*>(to.slope) + at);
+      if (to.residual) __builtin_prefetch(reinterpret_cast<const char*>(to.residual) + at);
+      if (to.activated) __builtin_prefetch(reinterpret_cast<const char*>(to.activated) + at, 1);
+    }
+}
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
@@ -130,10 +160,19 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
   // L3 at that size: fetched 8 rows ahead, dW runs 10-20 % faster at paper size (measured; the
   // forward and dx read one operand along a row and lose by it, so they do not prefetch).
   const bool both_strided = a_k != 1;
+  if (!both_strided) prefetch_tile_outputs<MR, NR * sizeof(T)>(to);
   for (; b != b_end; b += b_k, a += a_k) {
     if (both_strided) {
       __builtin_prefetch(a + 8 * a_k);
       __builtin_prefetch(b + 8 * b_k);
+      if (ahead.from < ahead.to) {
+        __builtin_prefetch(ahead.from, 0, 2);
+        ahead.from += 64;
+      }
+      if (ahead.also_from < ahead.also_to) {
+        __builtin_prefetch(ahead.also_from, 0, 2);
+        ahead.also_from += 64;
+      }
     } else if (ahead.from < ahead.to) {
       __builtin_prefetch(ahead.from);
       ahead.from += 64;
@@ -188,13 +227,14 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, const T* a, std::int64_t a_row,
                                                            std::int64_t a_k, const T* b, std::int64_t b_k,
-                                                           const T* const b_end, const TileOut<T> to, bool resume) {
+                                                           const T* const b_end, const TileOut<T> to, bool resume,
+                                                           Ahead ahead) {
   if constexpr (MR > 1) {
     if (nr == MR - 1) {
-      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, Ahead());
+      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, ahead);
       return true;
     }
-    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume);
+    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume, ahead);
   }
   return false;
 }
@@ -232,7 +272,7 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) to(rr, cc, acc[rr][cc]);
   } else {
 #if defined(HNET_HOST_VECTOR_TILE)
-    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume))
+    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume, ahead))
       return;
 #endif
     T acc[MR][NR] = {};
@@ -251,9 +291,12 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
 
 // f(std::integral_constant<int, NR>) with the output channels of one tile for a layer of `channels`
 // outputs: the tile's width, or for narrow layers (2k = 8, d → 1), where a full tile would compute
-// mostly padding, the widest of its halves down to 8 that the layer fills.
+// mostly padding, the widest of its halves down to 8 that the layer fills; a single channel (the
+// read-out's heads) one column, a vector tile of scalars (in a tile of 8 it took the ragged path,
+// its sums in memory: 6 ms of the paper step for 6 MFLOP).
 template <class E, int NR = Tile<E>::cols, class F>
 void with_tile_cols(std::int64_t channels, F&& f) {
+  if (channels == 1) return f(std::integral_constant<int, 1>{});  // a read-out head: one column
   if constexpr (NR > 8) {
     if (channels < NR) return with_tile_cols<E, NR / 2>(channels, f);
   }
@@ -301,6 +344,21 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
   const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
   const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
   const bool through_swish = present(swish_slope);
+  if (R < MR) {  // fewer rows than a tile (the two directions): W's rows read in place, not transposed
+    // A tile is MR input channels of one row: rows of W against the row of dy, so the tile's
+    // outputs lie along dx's row (stride 1); each sum is the same chain of multiply-adds, o in
+    // order, as in the transposed tiles.
+    const std::int64_t in_tiles = (Cin + MR - 1) / MR;
+    Kokkos::parallel_for(
+        "hnet::linear_backward::dx_rows", Kokkos::RangePolicy<E>(exec, 0, B * R * in_tiles),
+        KOKKOS_LAMBDA(const std::int64_t flat) {
+          const std::int64_t b = flat / (R * in_tiles), r = flat / in_tiles % R, i0 = flat % in_tiles * MR;
+          const TileOut<T> to{&dx(b, r, i0), 1, nullptr, add, nullptr, nullptr,
+                              through_swish ? &swish_slope(b, r, i0) : nullptr};
+          tile_product<MR, 1>(&P(b, off_w + i0 * Cout), Cout, 1, &dy(b, r, 0), 1, Cout, clamp_tile(Cin - i0, MR), 1, to);
+        });
+    return;
+  }
   const Policy policy =
       Policy(exec, B * chunks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
   Kokkos::parallel_for(
@@ -395,11 +453,17 @@ void backward_dw_by_network(const E& exec, const V2<E, T>& dP, const V3<E, T>& d
         const Scratch sums(team.team_scratch(1), Cin * Cout);  // like W: [Cin][Cout]
         for (std::int64_t r0 = 0; r0 < R; r0 += dw_row_block) {
           const std::int64_t rows = clamp_tile(R - r0, dw_row_block);
+          const std::int64_t next = r0 + dw_row_block, next_rows = clamp_tile(R - next, dw_row_block);
           for (std::int64_t o0 = 0; o0 < out_tiles * NR; o0 += NR)
             for (std::int64_t i0 = 0; i0 < in_tiles * MR; i0 += MR) {
               const std::int64_t ni = clamp_tile(Cin - i0, MR), nc = clamp_tile(Cout - o0, NR);
               const TileOut<T> to{&sums(i0 * Cout + o0), Cout, nullptr, false, nullptr};
-              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0);
+              const Ahead ahead = next_rows > 0 ? rows_ahead_slice(&x(b, next, 0), &dy(b, next, 0), next_rows, x_stride,
+                                                                   dy_stride, (o0 / NR) * in_tiles + i0 / MR,
+                                                                   out_tiles * in_tiles)
+                                                : Ahead();
+              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0,
+                                   ahead);
             }
         }
         if (R > 0) {
@@ -459,6 +523,10 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
                      const V2<E, T>& P, std::int64_t off_w, std::int64_t off_b,
                      Accumulate dx_mode = Accumulate::yes, const V3<E, T>& swish_slope = {}) {
   using namespace linear_detail;
+  // Through a slope dx is assigned (the model's only use): a product that an add followed would be
+  // fused into it in some tiles and not in others, so the bits would depend on the tile.
+  if (present(swish_slope) && dx_mode == Accumulate::yes)
+    throw std::invalid_argument("linear_backward: dx through a swish slope is assigned, not added");
   // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
   // and dy read once); otherwise work items per tile. Both give the same bits.
   const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
