@@ -344,21 +344,6 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
   const std::int64_t col_tiles = (Cin + NR - 1) / NR, chunk_tiles = (team_rows / MR) * col_tiles;
   const std::int64_t dy_stride = dy.stride_1(), dx_stride = dx.stride_1();
   const bool through_swish = present(swish_slope);
-  if (R < MR) {  // fewer rows than a tile (the two directions): W's rows read in place, not transposed
-    // A tile is MR input channels of one row: rows of W against the row of dy, so the tile's
-    // outputs lie along dx's row (stride 1); each sum is the same chain of multiply-adds, o in
-    // order, as in the transposed tiles.
-    const std::int64_t in_tiles = (Cin + MR - 1) / MR;
-    Kokkos::parallel_for(
-        "hnet::linear_backward::dx_rows", Kokkos::RangePolicy<E>(exec, 0, B * R * in_tiles),
-        KOKKOS_LAMBDA(const std::int64_t flat) {
-          const std::int64_t b = flat / (R * in_tiles), r = flat / in_tiles % R, i0 = flat % in_tiles * MR;
-          const TileOut<T> to{&dx(b, r, i0), 1, nullptr, add, nullptr, nullptr,
-                              through_swish ? &swish_slope(b, r, i0) : nullptr};
-          tile_product<MR, 1>(&P(b, off_w + i0 * Cout), Cout, 1, &dy(b, r, 0), 1, Cout, clamp_tile(Cin - i0, MR), 1, to);
-        });
-    return;
-  }
   const Policy policy =
       Policy(exec, B * chunks, Kokkos::AUTO).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
   Kokkos::parallel_for(

@@ -158,6 +158,29 @@ void BM_LinearBackwardWeights(benchmark::State& state) {
 }
 BENCHMARK(BM_LinearBackwardWeights)->Apply(linear_sizes);
 
+// The narrow ends of the model: a read-out head (n·m rows, d → 1: forward and dW) and the keys of
+// the two direction rows (2 rows, d → d: dx, dW).
+void BM_LinearReadoutHead(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), R = graph_n * graph_m, p = d + 1;
+  F3 x = filled3(B, R, d, 0.5f), y = filled3(B, R, 1, 0.f), dy = filled3(B, R, 1, 1.f);
+  F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::linear_forward(exec, y, x, P, 0, d, hk::Accumulate::no);
+    hk::linear_backward(exec, F3(), dP, dy, x, P, 0, d);
+  });
+  set_counters(state, 4.0 * B * R * d, 4.0 * B * (2.0 * R * d + 2.0 * R + 3.0 * p));
+}
+BENCHMARK(BM_LinearReadoutHead)->Apply(sizes);
+
+void BM_LinearDirectionRows(benchmark::State& state) {
+  const std::int64_t B = state.range(0), d = state.range(1), R = 2, p = d * d + d;
+  F3 x = filled3(B, R, d, 0.5f), dy = filled3(B, R, d, 1.f), dx = filled3(B, R, d, 0.f);
+  F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
+  timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_backward(exec, dx, dP, dy, x, P, 0, d * d); });
+  set_counters(state, 4.0 * B * R * d * d, 4.0 * B * (3.0 * R * d + 3.0 * p));
+}
+BENCHMARK(BM_LinearDirectionRows)->Apply(sizes);
+
 // The edge MLP's layers with their swish fused: the forward of 3d → 2d writes swish(y) and its
 // slope; the backward of 2d → d takes dx through that slope (model.md §5.1).
 void fused_swish_sizes(benchmark::internal::Benchmark* b) {

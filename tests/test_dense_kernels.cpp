@@ -228,42 +228,6 @@ TEST(Linear, OneColumnTileGivesTheBitsOfTheWiderTile) {
   EXPECT_EQ(to_vector(dP1), to_vector(dP8));
 }
 
-// Fewer rows than a register tile (the two direction rows) take dx from W's rows in place
-// (dx_rows): each row's dx must have the bits it has among many rows, where the transposed tiles
-// compute it; added or assigned, or assigned through a swish's slope, wide and one-column layers.
-TEST(Linear, FewRowsGiveTheBitsOfTheTiles) {
-  const hnet::ExecSpace exec;
-  const std::int64_t B = 5, many = 40, Cin = 37, off_w = 1, off_b = -1;
-  for (const std::int64_t Cout : {std::int64_t(1), std::int64_t(20)})
-    for (const std::int64_t few : {std::int64_t(1), std::int64_t(2)})
-      for (const bool through_swish : {false, true})
-        for (const hk::Accumulate mode : {hk::Accumulate::yes, hk::Accumulate::no}) {
-          if (through_swish && mode == hk::Accumulate::yes) continue;  // refused (the next test)
-          const std::int64_t p = off_w + Cin * Cout + 2;
-          const Vec hdy = random_vector(B * many * Cout, 91), hslope = random_vector(B * many * Cin, 92);
-          const Vec hdx = random_vector(B * many * Cin, 93), hx = random_vector(B * many * Cin, 94);
-          // The first `few` rows of every network.
-          const auto first_rows = [&](const Vec& v, std::int64_t C) {
-            Vec out;
-            for (std::int64_t b = 0; b < B; ++b)
-              out.insert(out.end(), v.begin() + b * many * C, v.begin() + (b * many + few) * C);
-            return out;
-          };
-          const auto P = view2<float>(random_vector(B * p, 95), B, p);
-          auto dx_many = view3<float>(hdx, B, many, Cin), dx_few = view3<float>(first_rows(hdx, Cin), B, few, Cin);
-          hnet::View2<float> dP("dP", B, p);
-          hk::linear_backward(exec, dx_many, dP, view3<float>(hdy, B, many, Cout), view3<float>(hx, B, many, Cin), P,
-                              off_w, off_b, mode,
-                              through_swish ? view3<float>(hslope, B, many, Cin) : hnet::View3<float>());
-          hk::linear_backward(exec, dx_few, dP, view3<float>(first_rows(hdy, Cout), B, few, Cout),
-                              view3<float>(first_rows(hx, Cin), B, few, Cin), P, off_w, off_b, mode,
-                              through_swish ? view3<float>(first_rows(hslope, Cin), B, few, Cin) : hnet::View3<float>());
-          EXPECT_EQ(to_vector(dx_few), first_rows(to_vector(dx_many), Cin))
-              << "Cout " << Cout << ", " << few << " rows" << (through_swish ? ", through a swish" : "")
-              << (mode == hk::Accumulate::yes ? ", added" : ", assigned");
-        }
-}
-
 TEST(Linear, RefusesToAddThroughASwishSlope) {
   const std::int64_t B = 2, R = 3, C = 4;
   hnet::View3<float> dx("dx", B, R, C), dy("dy", B, R, C), x("x", B, R, C), slope("slope", B, R, C);
