@@ -112,9 +112,17 @@ void BM_LayerNormBackwardGainBias(benchmark::State& state) {
 }
 BENCHMARK(BM_LayerNormBackwardGainBias)->Apply(sizes);
 
+// A linear layer's benchmark arguments {B, d, Cin/d, Cout/d} on the edge rows, with P = [W ; bias].
+struct LinearShape {
+  std::int64_t B, E, Cin, Cout, p;
+  explicit LinearShape(const benchmark::State& state)
+      : B(state.range(0)), E(graph_n * graph_m + graph_m), Cin(state.range(2) * state.range(1)),
+        Cout(state.range(3) * state.range(1)), p(Cin * Cout + Cout) {}
+};
+
 void BM_LinearForward(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), y = filled3(B, E, Cout, 0.f);
   F2 P = filled2(B, p, 0.01f);
   timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_forward(exec, y, x, P, 0, Cin * Cout, hk::Accumulate::no); });
@@ -124,8 +132,8 @@ BENCHMARK(BM_LinearForward)->Apply(linear_sizes);
 
 // y = residual + x·W + bias: the layers that join a residual stream (the edge MLP's 2d → d).
 void BM_LinearForwardResidual(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), y = filled3(B, E, Cout, 0.f), residual = filled3(B, E, Cout, 1.f);
   F2 P = filled2(B, p, 0.01f);
   timed(state, [&](const hnet::ExecSpace& exec) {
@@ -136,8 +144,8 @@ void BM_LinearForwardResidual(benchmark::State& state) {
 BENCHMARK(BM_LinearForwardResidual)->Apply(linear_sizes);
 
 void BM_LinearBackward(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), dy = filled3(B, E, Cout, 1.f), dx = filled3(B, E, Cin, 0.f);
   F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
   timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_backward(exec, dx, dP, dy, x, P, 0, Cin * Cout); });
@@ -149,8 +157,8 @@ BENCHMARK(BM_LinearBackward)->Apply(linear_sizes);
 
 // dW and dbias alone (no dx: a layer whose input needs no gradient); dx's share is the difference.
 void BM_LinearBackwardWeights(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), dy = filled3(B, E, Cout, 1.f);
   F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
   timed(state, [&](const hnet::ExecSpace& exec) { hk::linear_backward(exec, F3(), dP, dy, x, P, 0, Cin * Cout); });
@@ -189,8 +197,8 @@ void fused_swish_sizes(benchmark::internal::Benchmark* b) {
 }
 
 void BM_LinearForwardSwish(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), slope = filled3(B, E, Cout, 0.f), activated = filled3(B, E, Cout, 0.f);
   F2 P = filled2(B, p, 0.01f);
   timed(state, [&](const hnet::ExecSpace& exec) {
@@ -201,8 +209,8 @@ void BM_LinearForwardSwish(benchmark::State& state) {
 BENCHMARK(BM_LinearForwardSwish)->Apply(fused_swish_sizes);
 
 void BM_LinearBackwardDxSwish(benchmark::State& state) {
-  const std::int64_t B = state.range(0), d = state.range(1), E = graph_n * graph_m + graph_m;
-  const std::int64_t Cin = state.range(2) * d, Cout = state.range(3) * d, p = Cin * Cout + Cout;
+  const LinearShape shape(state);
+  const std::int64_t B = shape.B, E = shape.E, Cin = shape.Cin, Cout = shape.Cout, p = shape.p;
   F3 x = filled3(B, E, Cin, 0.5f), slope = filled3(B, E, Cin, 0.25f), dy = filled3(B, E, Cout, 1.f),
      dx = filled3(B, E, Cin, 0.f);
   F2 P = filled2(B, p, 0.01f), dP = filled2(B, p, 0.f);
