@@ -125,21 +125,6 @@ KOKKOS_INLINE_FUNCTION Ahead rows_ahead_slice(const T* first, const T* also_firs
 template <class T>
 constexpr bool host_vector_type = std::is_same<T, float>::value || std::is_same<T, double>::value;
 using compat::host_vector_bytes;
-// The lines of a tile's outputs and of what its epilogue reads with them (forward, dx: rows of
-// activations in memory), fetched while the tile's k loop runs instead of when the epilogue asks
-// for them. Not inlined: the call leaves the tile's own code as it was, so GCC makes the same
-// choices there (which multiply-adds it fuses in the ragged path's swish: tested bits).
-template <int MR, int row_bytes, class T>
-__attribute__((noinline)) void prefetch_tile_outputs(const TileOut<T>& to) {
-  for (int rr = 0; rr < MR; ++rr)
-    for (int l = 0; l < row_bytes; l += 64) {
-      const std::int64_t at = rr * to.row * static_cast<std::int64_t>(sizeof(T)) + l;
-      __builtin_prefetch(reinterpret_cast<const char*>(to.out) + at, 1);
-      if (to.slope) __builtin_prefetch(reinterpret_cast<const char*>(to.slope) + at);
-      if (to.residual) __builtin_prefetch(reinterpret_cast<const char*>(to.residual) + at);
-      if (to.activated) __builtin_prefetch(reinterpret_cast<const char*>(to.activated) + at, 1);
-    }
-}
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64_t a_row, std::int64_t a_k,
                                                           const T* b, std::int64_t b_k, const T* const b_end,
@@ -159,9 +144,11 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
   // dW (a_k ≠ 1) steps both operands a row of the activations per k, a new cache line each from
   // L3 at that size: fetched 8 rows ahead, dW runs 10-20 % faster at paper size (measured; the
   // forward and dx read one operand along a row and lose by it: they fetch the next tile's rows
-  // and their own outputs instead).
+  // instead). Fetching a tile's own output rows (and the slope or residual rows its epilogue
+  // reads) at its start made the cold-cache benchmarks 10-30 % faster but the same layers in the
+  // step slower (dx through the slope 13-17 → 19-20 ms, the residual forward 12-14 → 15-16 ms
+  // per step): not done.
   const bool both_strided = a_k != 1;
-  if (!both_strided) prefetch_tile_outputs<MR, NR * sizeof(T)>(to);
   for (; b != b_end; b += b_k, a += a_k) {
     if (both_strided) {
       __builtin_prefetch(a + 8 * a_k);
