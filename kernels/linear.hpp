@@ -86,30 +86,16 @@ struct TileOut {
 // of the row-major operand (forward, dx), which otherwise arrive from memory only when that tile
 // asks for them. In the step the operands come from memory, not cache as in the kernel benchmarks:
 // the paper-size forward ran 20-25 % faster with it, measured against dW in the same runs.
-// dW by network (both operands strided) fetches the next block of rows of x and dy, a slice per
-// tile of this block, into L2. Empty: none.
+// Empty: none.
 struct Ahead {
   const char* from = nullptr;
   const char* to = nullptr;
-  const char* also_from = nullptr;
-  const char* also_to = nullptr;
 };
 template <class T>
 KOKKOS_INLINE_FUNCTION Ahead rows_ahead(const T* first, std::int64_t rows, std::int64_t row) {
   if (rows <= 0) return {};
   const char* from = reinterpret_cast<const char*>(first);
   return {from, from + rows * row * static_cast<std::int64_t>(sizeof(T))};
-}
-// Part `part` of `parts` equal slices of each of two ranges of rows.
-template <class T>
-KOKKOS_INLINE_FUNCTION Ahead rows_ahead_slice(const T* first, const T* also_first, std::int64_t rows,
-                                              std::int64_t row, std::int64_t also_row, std::int64_t part,
-                                              std::int64_t parts) {
-  if (rows <= 0) return {};
-  const Ahead whole = rows_ahead(first, rows, row), also = rows_ahead(also_first, rows, also_row);
-  const std::int64_t length = whole.to - whole.from, also_length = also.to - also.from;
-  return {whole.from + length * part / parts, whole.from + length * (part + 1) / parts,
-          also.from + also_length * part / parts, also.from + also_length * (part + 1) / parts};
 }
 
 // Σ_k a[rr·a_row + k·a_k] · b[k·b_k + cc] for every rr < nr, cc < nc of one tile, k in order, then
@@ -143,24 +129,12 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
   }
   // dW (a_k ≠ 1) steps both operands a row of the activations per k, a new cache line each from
   // L3 at that size: fetched 8 rows ahead, dW runs 10-20 % faster at paper size (measured; the
-  // forward and dx read one operand along a row and lose by it: they fetch the next tile's rows
-  // instead). Fetching a tile's own output rows (and the slope or residual rows its epilogue
-  // reads) at its start made the cold-cache benchmarks 10-30 % faster but the same layers in the
-  // step slower (dx through the slope 13-17 → 19-20 ms, the residual forward 12-14 → 15-16 ms
-  // per step): not done.
+  // forward and dx read one operand along a row and lose by it, so they do not prefetch).
   const bool both_strided = a_k != 1;
   for (; b != b_end; b += b_k, a += a_k) {
     if (both_strided) {
       __builtin_prefetch(a + 8 * a_k);
       __builtin_prefetch(b + 8 * b_k);
-      if (ahead.from < ahead.to) {
-        __builtin_prefetch(ahead.from, 0, 2);
-        ahead.from += 64;
-      }
-      if (ahead.also_from < ahead.also_to) {
-        __builtin_prefetch(ahead.also_from, 0, 2);
-        ahead.also_from += 64;
-      }
     } else if (ahead.from < ahead.to) {
       __builtin_prefetch(ahead.from);
       ahead.from += 64;
@@ -215,14 +189,13 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
 template <int MR, int NR, class T>
 inline __attribute__((always_inline)) bool short_tile_host(std::int64_t nr, const T* a, std::int64_t a_row,
                                                            std::int64_t a_k, const T* b, std::int64_t b_k,
-                                                           const T* const b_end, const TileOut<T> to, bool resume,
-                                                           Ahead ahead) {
+                                                           const T* const b_end, const TileOut<T> to, bool resume) {
   if constexpr (MR > 1) {
     if (nr == MR - 1) {
-      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, ahead);
+      full_tile_host<MR - 1, NR>(a, a_row, a_k, b, b_k, b_end, to, resume, Ahead());
       return true;
     }
-    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume, ahead);
+    return short_tile_host<MR - 1, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume);
   }
   return false;
 }
@@ -260,7 +233,7 @@ KOKKOS_FORCEINLINE_FUNCTION void tile_product(const T* a, std::int64_t a_row, st
       HNET_UNROLL for (int cc = 0; cc < NR; ++cc) to(rr, cc, acc[rr][cc]);
   } else {
 #if defined(HNET_HOST_VECTOR_TILE)
-    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume, ahead))
+    if (host_vector_type<T> && nc == NR && short_tile_host<MR, NR>(nr, a, a_row, a_k, b, b_k, b_end, to, resume))
       return;
 #endif
     T acc[MR][NR] = {};
@@ -426,17 +399,11 @@ void backward_dw_by_network(const E& exec, const V2<E, T>& dP, const V3<E, T>& d
         const Scratch sums(team.team_scratch(1), Cin * Cout);  // like W: [Cin][Cout]
         for (std::int64_t r0 = 0; r0 < R; r0 += dw_row_block) {
           const std::int64_t rows = clamp_tile(R - r0, dw_row_block);
-          const std::int64_t next = r0 + dw_row_block, next_rows = clamp_tile(R - next, dw_row_block);
           for (std::int64_t o0 = 0; o0 < out_tiles * NR; o0 += NR)
             for (std::int64_t i0 = 0; i0 < in_tiles * MR; i0 += MR) {
               const std::int64_t ni = clamp_tile(Cin - i0, MR), nc = clamp_tile(Cout - o0, NR);
               const TileOut<T> to{&sums(i0 * Cout + o0), Cout, nullptr, false, nullptr};
-              const Ahead ahead = next_rows > 0 ? rows_ahead_slice(&x(b, next, 0), &dy(b, next, 0), next_rows, x_stride,
-                                                                   dy_stride, (o0 / NR) * in_tiles + i0 / MR,
-                                                                   out_tiles * in_tiles)
-                                                : Ahead();
-              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0,
-                                   ahead);
+              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0);
             }
         }
         if (R > 0) {
