@@ -126,7 +126,7 @@ std::vector<std::int64_t> sizes_within_reach(const Deck& deck, const std::vector
 std::int64_t step_size(const Deck& deck, const std::vector<std::int64_t>& sizes, std::uint64_t seed,
                        std::int64_t step) {
   if (step < deck.train.sizes_hold_steps) return deck.target.n;
-  if (deck.train.sizes_widen_steps <= 0) return draw_size(sizes, seed, step);
+  // Without a widening every size is in reach: draw_size's draw over the whole list.
   const std::int64_t n = deck.target.n, reach = size_reach(deck, sizes, step);
   const auto in_reach = [n, reach](std::int64_t s) { return std::abs(s - n) <= reach; };
   const auto count = static_cast<std::size_t>(std::count_if(sizes.begin(), sizes.end(), in_reach));
