@@ -7,6 +7,13 @@
 //   score_a = q[v]·key_a / √dh,  α = softmax over v's incidences,  out[v] = Σ_a α_a val_a.
 // Backward gathers through the incidence lists (the mirror of an incidence is the same edge seen
 // from its other end), so every gradient element has one owner and no atomics are needed.
+//
+// Layout: the key and value terms (kx, ky, kd, vx, vy, vd) arrive head-interleaved: channel i of
+// head h at column i·H + h (interleaved_column), so the H heads of one channel sit side by side and
+// the host adds four heads in one vector operation without transposing every incidence's rows. The
+// projections write them so by reading their weight columns in that order
+// (interleave_head_columns): each element is the same dot product, so the same bits. q, out, dout
+// and every gradient, the key and value terms' included, keep the usual column h·dh + i.
 #include <cstdint>
 #include <type_traits>
 
@@ -18,33 +25,61 @@
 namespace hnet::kernels {
 
 // The queries and the node, edge and direction terms of the keys and values (q, kx, vx: [B][N][d];
-// ky, vy: [B][E][d]; kd, vd: [B][2][d], row = Direction), or their gradients.
+// ky, vy: [B][E][d]; kd, vd: [B][2][d], row = Direction), or their gradients. As inputs, every
+// term but q is head-interleaved (above); as gradients, none is.
 template <class E, class T>
 struct AttentionTerms {
   V3<E, T> q, kx, vx, ky, vy, kd, vd;
 };
 
+// Where channel c = h·dh + i of a key or value term sits in the head-interleaved layout: i·H + h.
+KOKKOS_FORCEINLINE_FUNCTION std::int64_t interleaved_column(std::int64_t c, std::int64_t heads, std::int64_t dh) {
+  return (c % dh) * heads + c / dh;
+}
+
+// A projection's weights W ([rows][cols] at src's w) and bias ([cols] at src's b) with their
+// output columns in the head-interleaved order, as one [rows + 1][cols] block at dst's dst_off (the
+// bias its last row), so that x·W + bias comes out head-interleaved.
+template <class E, class T>
+void interleave_head_columns(const E& exec, const V2<E, T>& dst, std::int64_t dst_off, const V2<E, T>& src,
+                             std::int64_t w, std::int64_t bias, std::int64_t rows, std::int64_t cols, int heads) {
+  const std::int64_t batch = src.extent(0), dh = cols / heads;
+  // A row per work item: a tiny copy, whose cost would be the index arithmetic if it were flat.
+  Kokkos::parallel_for(
+      "hnet::attention_interleave_weights", Kokkos::RangePolicy<E>(exec, 0, batch * (rows + 1)),
+      KOKKOS_LAMBDA(const std::int64_t flat) {
+        const std::int64_t b = flat / (rows + 1), r = flat % (rows + 1);
+        const T* from = &src(b, r < rows ? w + r * cols : bias);
+        T* to = &dst(b, dst_off + r * cols);
+        for (std::int64_t h = 0; h < heads; ++h)
+          for (std::int64_t i = 0; i < dh; ++i) to[i * heads + h] = from[h * dh + i];
+      });
+}
+
 namespace attention_detail {
-// Σ_c q[c] · (x[c] + y[c] + z[c]) over one head's n channels, in order, each product rounded before
-// it is added. On the host the rounding is enforced (compat::keep_rounded): left to itself GCC
-// vectorises the products of a long enough loop and adds them in order, but fuses them into the
-// sum (FMA) in a short loop and in a loop's tail, so the bits would depend on n and on the
-// compiler's choices, and the vector path of the host's schedule (head_dots_by_lanes) could not
-// match them. Device compilers fuse as they like (one schedule runs there).
+// Σ_c q[c] · (x[c·s] + y[c·s] + z[c·s]) over one head's n channels (s: the terms' stride, H in the
+// head-interleaved layout), in order, each product rounded before it is added. On the host the
+// rounding is enforced (compat::keep_rounded): left to itself GCC vectorises the products of a
+// long enough loop and adds them in order, but fuses them into the sum (FMA) in a short loop and in
+// a loop's tail, so the bits would depend on n and on the compiler's choices, and the vector path
+// of the host's schedule (by_lanes) could not match them. Device compilers fuse as they like (one
+// schedule runs there).
 template <class T>
-KOKKOS_FORCEINLINE_FUNCTION T head_dot(const T* q, const T* x, const T* y, const T* z, std::int64_t n) {
+KOKKOS_FORCEINLINE_FUNCTION T head_dot(const T* q, const T* x, const T* y, const T* z, std::int64_t n,
+                                       std::int64_t stride) {
   T s = 0;
   for (std::int64_t c = 0; c < n; ++c) {
-    T product[1] = {q[c] * (x[c] + y[c] + z[c])};
+    T product[1] = {q[c] * (x[c * stride] + y[c * stride] + z[c * stride])};
     compat::keep_rounded(product);
     s += product[0];
   }
   return s;
 }
-// out[c] += w · (x[c] + y[c] + z[c]) over one head's n channels.
+// out[c] += w · (x[c·s] + y[c·s] + z[c·s]) over one head's n channels.
 template <class T>
-KOKKOS_FORCEINLINE_FUNCTION void head_axpy(T* out, T w, const T* x, const T* y, const T* z, std::int64_t n) {
-  for (std::int64_t c = 0; c < n; ++c) out[c] += w * (x[c] + y[c] + z[c]);
+KOKKOS_FORCEINLINE_FUNCTION void head_axpy(T* out, T w, const T* x, const T* y, const T* z, std::int64_t n,
+                                           std::int64_t stride) {
+  for (std::int64_t c = 0; c < n; ++c) out[c] += w * (x[c * stride] + y[c * stride] + z[c * stride]);
 }
 }  // namespace attention_detail
 
@@ -87,9 +122,10 @@ KOKKOS_FORCEINLINE_FUNCTION void softmax_backward_in_place(const A& dscore, cons
     dscore(b, a, h) = static_cast<T>(static_cast<double>(alpha(b, a, h)) * (static_cast<double>(dscore(b, a, h)) - mean));
 }
 
-// dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for the
-// items k = first, first + step, … of node v's incidences × heads (k = (a − a0)·heads + h): the
-// team schedule's scores of the forward (row = q[v]) and dJ/dα of the backward (row = dout[v]).
+// dst(b, a, h) = factor · Σ_i row[h·dh + i]·(x[u] + y[e] + z[δ])[i·H + h] over head h's channels,
+// for the items k = first, first + step, … of node v's incidences × heads (k = (a − a0)·heads + h):
+// the scores of the forward (row = q[v]) and dJ/dα of the backward (row = dout[v]), one thread's
+// share of them (the team schedule) or all (the thread schedule off the vector path).
 template <class A, class I>
 KOKKOS_FORCEINLINE_FUNCTION void incidence_head_dots(const A& dst, const typename A::value_type* row, const A& x,
                                                      const A& y, const A& z, const I& other, const I& edge,
@@ -98,8 +134,25 @@ KOKKOS_FORCEINLINE_FUNCTION void incidence_head_dots(const A& dst, const typenam
                                                      typename A::value_type factor, std::int64_t first,
                                                      std::int64_t step) {
   for (std::int64_t k = first; k < (a1 - a0) * heads; k += step) {
-    const std::int64_t a = a0 + k / heads, h = k % heads, c0 = h * dh;
-    dst(b, a, h) = head_dot(row + c0, &x(b, other(a), c0), &y(b, edge(a), c0), &z(b, direction(a), c0), dh) * factor;
+    const std::int64_t a = a0 + k / heads, h = k % heads;
+    dst(b, a, h) =
+        head_dot(row + h * dh, &x(b, other(a), h), &y(b, edge(a), h), &z(b, direction(a), h), dh, heads) * factor;
+  }
+}
+
+// out[h·dh + i] (+)= Σ_a w(b, a, h)·scale · (x[u] + y[e] + z[δ])[i·H + h] over node v's incidences
+// (scale = 1: the forward's values weighted by α; the backward's dq from dJ/dscore and the keys):
+// the thread schedule off the vector path. Each element adds its terms in incidence order.
+template <class A, class I>
+KOKKOS_FORCEINLINE_FUNCTION void weighted_rows(typename A::value_type* out, const A& w, typename A::value_type scale,
+                                               const A& x, const A& y, const A& z, const I& other, const I& edge,
+                                               const I& direction, std::int64_t b, std::int64_t a0, std::int64_t a1,
+                                               int heads, std::int64_t dh) {
+  for (std::int64_t a = a0; a < a1; ++a) {
+    const auto* xu = &x(b, other(a), 0);
+    const auto* ye = &y(b, edge(a), 0);
+    const auto* zd = &z(b, direction(a), 0);
+    for (int h = 0; h < heads; ++h) head_axpy(out + h * dh, w(b, a, h) * scale, xu + h, ye + h, zd + h, dh, heads);
   }
 }
 
@@ -115,66 +168,160 @@ inline __attribute__((always_inline)) void transpose4(V& a, V& b, V& c, V& d) {
   c = __builtin_shuffle(ab_hi, cd_hi, Mask{0, 1, 4, 5}), d = __builtin_shuffle(ab_hi, cd_hi, Mask{2, 3, 6, 7});
 }
 
-// Channels c .. c + 3 of four consecutive heads' rows (head width dh), as four vectors.
-template <class V, class T>
-inline __attribute__((always_inline)) void load_head_chunks(const T* row, std::int64_t dh, V& h0, V& h1, V& h2, V& h3) {
-  __builtin_memcpy(&h0, row, sizeof(V)), __builtin_memcpy(&h1, row + dh, sizeof(V));
-  __builtin_memcpy(&h2, row + 2 * dh, sizeof(V)), __builtin_memcpy(&h3, row + 3 * dh, sizeof(V));
+// The host's vector path of the thread schedule: four heads (H = 4, dh a multiple of 4, floats).
+// A Chunk holds four channels of the four heads, 16 consecutive columns of a head-interleaved row;
+// a Heads holds one value per head (alpha's and dscore's rows). Each lane does the operations of
+// the scalar path in its order, so the bits are the same (a test compares them with the team
+// schedule's).
+namespace by_lanes {
+typedef float Heads __attribute__((vector_size(16)));
+typedef float Chunk __attribute__((vector_size(64)));
+typedef double HeadSums __attribute__((vector_size(32)));
+
+template <class V>
+inline __attribute__((always_inline)) V load(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class V>
+inline __attribute__((always_inline)) void store(float* p, const V& v) {
+  __builtin_memcpy(p, &v, sizeof v);
+}
+// Channel j of a chunk: its four heads.
+inline __attribute__((always_inline)) Heads part(const Chunk& v, int j) {
+  Heads r;
+  __builtin_memcpy(&r, reinterpret_cast<const char*>(&v) + j * sizeof(Heads), sizeof r);
+  return r;
+}
+// The four heads' values in each of a chunk's four channels, in one shuffle. GCC itself builds
+// such a vector through the stack (four stores, then a load that cannot be forwarded), whether from
+// an initializer list or a __builtin_shuffle, and its _mm512_broadcast_f32x4 draws a warning.
+inline __attribute__((always_inline)) Chunk repeat(Heads a) {
+#if defined(__AVX512F__)
+  Chunk r;
+  asm("vshuff32x4 $0, %g1, %g1, %0" : "=v"(r) : "v"(a));  // %g: the zmm register holding a
+  return r;
+#else
+  return Chunk{a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3], a[0], a[1], a[2], a[3]};
+#endif
+}
+// Channels i .. i + 3 of the four heads of a row in the usual layout (column h·dh + i), as a chunk.
+inline __attribute__((always_inline)) Chunk gather_chunk(const float* row, std::int64_t i, std::int64_t dh) {
+  Heads c0 = load<Heads>(row + i), c1 = load<Heads>(row + dh + i), c2 = load<Heads>(row + 2 * dh + i),
+        c3 = load<Heads>(row + 3 * dh + i);
+  transpose4(c0, c1, c2, c3);
+  Chunk r;
+  __builtin_memcpy(&r, &c0, 16), __builtin_memcpy(reinterpret_cast<char*>(&r) + 16, &c1, 16);
+  __builtin_memcpy(reinterpret_cast<char*>(&r) + 32, &c2, 16), __builtin_memcpy(reinterpret_cast<char*>(&r) + 48, &c3, 16);
+  return r;
+}
+// The inverse: a chunk written back to channels i .. i + 3 of the four heads of a usual row.
+inline __attribute__((always_inline)) void scatter_chunk(float* row, std::int64_t i, std::int64_t dh, const Chunk& r) {
+  Heads c0 = part(r, 0), c1 = part(r, 1), c2 = part(r, 2), c3 = part(r, 3);
+  transpose4(c0, c1, c2, c3);
+  store(row + i, c0), store(row + dh + i, c1), store(row + 2 * dh + i, c2), store(row + 3 * dh + i, c3);
 }
 
-// The thread schedule's scores of node v with four heads to a vector: lane h of a group sums
-// head h's rounded products in channel order, the operations of head_dot per lane, so the same
-// bits (a test compares them with the team schedule's). The channels go four at a time
-// through 4×4 transposes into head lanes; a chunk's partial sums wait in dst (a float stored and
-// reloaded is exact), so q's transposed chunk is made once per node. heads and dh: multiples of 4.
+// The edge term's row of incidence a (when a < a1) on its way into the cache: the edge terms are
+// the large ones (E rows per network against N), and a node's incidences reach them in no order a
+// hardware prefetcher follows.
 template <class A, class I>
-inline __attribute__((always_inline)) void head_dots_by_lanes(const A& dst, const typename A::value_type* row,
-                                                              const A& x, const A& y, const A& z, const I& other,
-                                                              const I& edge, const I& direction, std::int64_t b,
-                                                              std::int64_t a0, std::int64_t a1, int heads,
-                                                              std::int64_t dh, typename A::value_type factor) {
-  using T = typename A::value_type;
-  typedef T V __attribute__((vector_size(4 * sizeof(T))));
-  for (int g = 0; g < heads; g += 4) {
-    const std::int64_t c0 = g * dh;
-    for (std::int64_t c = 0; c < dh; c += 4) {
-      V q0, q1, q2, q3;
-      load_head_chunks(row + c0 + c, dh, q0, q1, q2, q3);
-      transpose4(q0, q1, q2, q3);
-      for (std::int64_t a = a0; a < a1; ++a) {
-        V x0, x1, x2, x3, y0, y1, y2, y3, z0, z1, z2, z3;
-        load_head_chunks(&x(b, other(a), c0 + c), dh, x0, x1, x2, x3);
-        load_head_chunks(&y(b, edge(a), c0 + c), dh, y0, y1, y2, y3);
-        load_head_chunks(&z(b, direction(a), c0 + c), dh, z0, z1, z2, z3);
-        V t0 = x0 + y0 + z0, t1 = x1 + y1 + z1, t2 = x2 + y2 + z2, t3 = x3 + y3 + z3;
-        transpose4(t0, t1, t2, t3);
-        V s = V{};
-        if (c > 0) __builtin_memcpy(&s, &dst(b, a, g), sizeof s);
-        V p0 = q0 * t0, p1 = q1 * t1, p2 = q2 * t2, p3 = q3 * t3;
-        compat::opaque(p0), compat::opaque(p1), compat::opaque(p2), compat::opaque(p3);
-        s += p0, s += p1, s += p2, s += p3;
-        if (c + 4 == dh) s *= factor;
-        __builtin_memcpy(&dst(b, a, g), &s, sizeof s);
-      }
+inline __attribute__((always_inline)) void prefetch_row(const A& y, std::int64_t b, const I& edge, std::int64_t a,
+                                                        std::int64_t a1, std::int64_t dh) {
+  if (a >= a1) return;
+  const char* row = reinterpret_cast<const char*>(&y(b, edge(a), 0));
+  for (std::int64_t at = 0; at < 4 * dh * static_cast<std::int64_t>(sizeof(float)); at += 64) __builtin_prefetch(row + at);
+}
+
+// dst(b, a, 0..3) = factor · Σ_i row[h·dh + i]·(x[u] + y[e] + z[δ])[i·4 + h]: incidence_head_dots
+// for every incidence and head, a chunk (four channels) at a time. A chunk's partial sums wait in
+// dst (a float stored and reloaded is exact), so the incidences are independent chains.
+template <class A, class I>
+inline __attribute__((always_inline)) void head_dots(const A& dst, const float* row, const A& x, const A& y,
+                                                     const A& z, const I& other, const I& edge, const I& direction,
+                                                     std::int64_t b, std::int64_t a0, std::int64_t a1, std::int64_t dh,
+                                                     float factor) {
+  const std::int64_t d = 4 * dh;
+  for (std::int64_t k = 0; k < d; k += 16) {
+    const Chunk r = gather_chunk(row, k / 4, dh);
+    for (std::int64_t a = a0; a < a1; ++a) {
+      if (k == 0) prefetch_row(y, b, edge, a + 4, a1, dh);
+      Chunk p = r * (load<Chunk>(&x(b, other(a), k)) + load<Chunk>(&y(b, edge(a), k)) +
+                     load<Chunk>(&z(b, direction(a), k)));
+      compat::opaque(p);
+      Heads s = k > 0 ? load<Heads>(&dst(b, a, 0)) : Heads{};
+      s += part(p, 0), s += part(p, 1), s += part(p, 2), s += part(p, 3);
+      if (k + 16 == d) s *= factor;
+      store(&dst(b, a, 0), s);
     }
   }
 }
+
+// out = (zero or out) + Σ_a w(b, a, ·)·scale · (x[u] + y[e] + z[δ]): weighted_rows, a chunk at a
+// time in registers; out is a row in the usual layout.
+template <class A, class I>
+inline __attribute__((always_inline)) void weighted_rows(float* out, bool from_zero, const A& w, float scale,
+                                                         const A& x, const A& y, const A& z, const I& other,
+                                                         const I& edge, const I& direction, std::int64_t b,
+                                                         std::int64_t a0, std::int64_t a1, std::int64_t dh) {
+  for (std::int64_t k = 0; k < 4 * dh; k += 16) {
+    Chunk sum = from_zero ? Chunk{} : gather_chunk(out, k / 4, dh);
+    for (std::int64_t a = a0; a < a1; ++a) {
+      if (k == 0) prefetch_row(y, b, edge, a + 4, a1, dh);
+      const Chunk weight = repeat(load<Heads>(&w(b, a, 0)) * scale);
+      sum += weight * (load<Chunk>(&x(b, other(a), k)) + load<Chunk>(&y(b, edge(a), k)) +
+                       load<Chunk>(&z(b, direction(a), k)));
+    }
+    scatter_chunk(out, k / 4, dh, sum);
+  }
+}
+
+// softmax_in_place for the four heads at once.
+template <class A>
+inline __attribute__((always_inline)) void softmax(const A& alpha, std::int64_t b, std::int64_t a0, std::int64_t a1) {
+  Heads top = load<Heads>(&alpha(b, a0, 0));
+  for (std::int64_t a = a0 + 1; a < a1; ++a) {
+    const Heads s = load<Heads>(&alpha(b, a, 0));
+    top = s > top ? s : top;
+  }
+  HeadSums sum{};
+  for (std::int64_t a = a0; a < a1; ++a) {
+    const Heads w = lanes::exp_neg_abs(load<Heads>(&alpha(b, a, 0)) - top);
+    store(&alpha(b, a, 0), w);
+    sum += __builtin_convertvector(w, HeadSums);
+  }
+  const Heads inv_sum = __builtin_convertvector(1.0 / sum, Heads);
+  for (std::int64_t a = a0; a < a1; ++a) store(&alpha(b, a, 0), load<Heads>(&alpha(b, a, 0)) * inv_sum);
+}
+
+// softmax_backward_in_place for the four heads at once.
+template <class A>
+inline __attribute__((always_inline)) void softmax_backward(const A& dscore, const A& alpha, std::int64_t b,
+                                                            std::int64_t a0, std::int64_t a1) {
+  HeadSums mean{};
+  for (std::int64_t a = a0; a < a1; ++a)
+    mean += __builtin_convertvector(load<Heads>(&alpha(b, a, 0)), HeadSums) *
+            __builtin_convertvector(load<Heads>(&dscore(b, a, 0)), HeadSums);
+  for (std::int64_t a = a0; a < a1; ++a) {
+    const HeadSums g = __builtin_convertvector(load<Heads>(&alpha(b, a, 0)), HeadSums) *
+                       (__builtin_convertvector(load<Heads>(&dscore(b, a, 0)), HeadSums) - mean);
+    store(&dscore(b, a, 0), __builtin_convertvector(g, Heads));
+  }
+}
+}  // namespace by_lanes
 #endif
 
-// dst(b, a, h) = factor · Σ_c row[c]·(x[u][c] + y[e][c] + z[δ][c]) over head h's channels, for
-// node v's incidences a0 .. a1 − 1 and every head: the thread schedule's scores (row = q[v]) and
-// dJ/dα (row = dout[v]). Four heads to a vector on the host; otherwise (other head counts and
-// widths, device compilers) the team schedule's loop walked by one thread.
-template <class A, class I>
-KOKKOS_FORCEINLINE_FUNCTION void all_head_dots(const A& dst, const typename A::value_type* row, const A& x,
-                                               const A& y, const A& z, const I& other, const I& edge,
-                                               const I& direction, std::int64_t b, std::int64_t a0, std::int64_t a1,
-                                               int heads, std::int64_t dh, typename A::value_type factor) {
+// Whether the thread schedule takes the vector path: on the host, floats, four heads of a width
+// that is a multiple of 4 (every shipped deck). Other shapes run the scalar loops.
+template <class T>
+bool by_lanes_fits(int heads, std::int64_t dh) {
 #if defined(HNET_HOST_LANES)
-  if (heads % 4 == 0 && dh % 4 == 0)
-    return head_dots_by_lanes(dst, row, x, y, z, other, edge, direction, b, a0, a1, heads, dh, factor);
+  return std::is_same<T, float>::value && heads == 4 && dh % 4 == 0;
+#else
+  (void)heads, (void)dh;
+  return false;
 #endif
-  incidence_head_dots(dst, row, x, y, z, other, edge, direction, b, a0, a1, heads, dh, factor, 0, 1);
 }
 
 template <class E, class T>
@@ -185,23 +332,26 @@ void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alph
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
              direction = graph.incidence_direction;
+  const bool vector_path = by_lanes_fits<T>(heads, dh);
   // Every head in one pass over the incidences: the rows of keys and values are read once each.
   Kokkos::parallel_for(
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        all_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale);
+#if defined(HNET_HOST_LANES)
+        if constexpr (std::is_same<T, float>::value)
+          if (vector_path) {
+            by_lanes::head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, dh, scale);
+            by_lanes::softmax(alpha, b, a0, a1);
+            by_lanes::weighted_rows(&out(b, v, 0), true, alpha, 1.0f, vx, vy, vd, other, edge, direction, b, a0, a1, dh);
+            return;
+          }
+#endif
+        (void)vector_path;
+        incidence_head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh, scale, 0, 1);
         for (int h = 0; h < heads; ++h) softmax_in_place(alpha, b, a0, a1, h);
         T* outv = &out(b, v, 0);
         for (std::int64_t c = 0; c < d; ++c) outv[c] = 0;
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* vxu = &vx(b, other(a), 0);
-          const T* vye = &vy(b, edge(a), 0);
-          const T* vdd = &vd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            head_axpy(outv + c0, alpha(b, a, h), vxu + c0, vye + c0, vdd + c0, dh);
-          }
-        }
+        weighted_rows(outv, alpha, T(1), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh);
       });
 }
 
@@ -229,10 +379,11 @@ void forward_per_team(const E& exec, const V3<E, T>& out, const V3<E, T>& alpha,
         team.team_barrier();
         for (std::int64_t c = rank; c < d; c += size) {
           const int h = static_cast<int>(c / dh);
+          const std::int64_t col = interleaved_column(c, heads, dh);
           T& o = out(b, v, c);
           o = 0;
           for (std::int64_t a = a0; a < a1; ++a)
-            head_axpy(&o, alpha(b, a, h), &vx(b, other(a), c), &vy(b, edge(a), c), &vd(b, direction(a), c), 1);
+            head_axpy(&o, alpha(b, a, h), &vx(b, other(a), col), &vy(b, edge(a), col), &vd(b, direction(a), col), 1, 1);
         }
       });
 }
@@ -260,24 +411,27 @@ void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T
   const T scale = static_cast<T>(1.0 / compat::sqrt(static_cast<double>(dh)));
   const auto offset = graph.incidence_offset, edge = graph.incidence_edge, other = graph.incidence_other,
              direction = graph.incidence_direction;
-  const bool want_dq = present(dq);
+  const bool want_dq = present(dq), vector_path = by_lanes_fits<T>(heads, dh);
   Kokkos::parallel_for(
       "hnet::attention_backward::score", Kokkos::RangePolicy<E>(exec, 0, batch * nodes),
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
-        all_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1));
-        for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
-        if (!want_dq) return;
-        T* dqv = &dq(b, v, 0);
-        for (std::int64_t a = a0; a < a1; ++a) {
-          const T* kxu = &kx(b, other(a), 0);
-          const T* kye = &ky(b, edge(a), 0);
-          const T* kdd = &kd(b, direction(a), 0);
-          for (int h = 0; h < heads; ++h) {
-            const std::int64_t c0 = h * dh;
-            head_axpy(dqv + c0, dscore(b, a, h) * scale, kxu + c0, kye + c0, kdd + c0, dh);
+#if defined(HNET_HOST_LANES)
+        if constexpr (std::is_same<T, float>::value)
+          if (vector_path) {
+            by_lanes::head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, dh, 1.0f);
+            by_lanes::softmax_backward(dscore, alpha, b, a0, a1);
+            if (want_dq)
+              by_lanes::weighted_rows(&dq(b, v, 0), false, dscore, scale, kx, ky, kd, other, edge, direction, b, a0,
+                                      a1, dh);
+            return;
           }
-        }
+#endif
+        (void)vector_path;
+        incidence_head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, heads, dh, T(1), 0,
+                            1);
+        for (int h = 0; h < heads; ++h) softmax_backward_in_place(dscore, alpha, b, a0, a1, h);
+        if (want_dq) weighted_rows(&dq(b, v, 0), dscore, scale, kx, ky, kd, other, edge, direction, b, a0, a1, heads, dh);
       });
 }
 
@@ -307,9 +461,11 @@ void backward_scores_per_team(const E& exec, const V3<E, T>& dq, const V3<E, T>&
         team.team_barrier();
         for (std::int64_t c = rank; c < d; c += size) {
           const int h = static_cast<int>(c / dh);
+          const std::int64_t col = interleaved_column(c, heads, dh);
           T& g = dq(b, v, c);
           for (std::int64_t a = a0; a < a1; ++a)
-            head_axpy(&g, dscore(b, a, h) * scale, &kx(b, other(a), c), &ky(b, edge(a), c), &kd(b, direction(a), c), 1);
+            head_axpy(&g, dscore(b, a, h) * scale, &kx(b, other(a), col), &ky(b, edge(a), col), &kd(b, direction(a), col),
+                      1, 1);
         }
       });
 }

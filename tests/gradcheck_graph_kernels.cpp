@@ -109,23 +109,26 @@ void check_attention_gradient(hk::AttentionSchedule schedule, std::int64_t d, in
   Accumulated<V3> dkd(V3("dkd", B, 2, d), 16), dvd(V3("dvd", B, 2, d), 17);
   hk::attention_backward(hnet::ExecSpace(), {dq.view, dkx.view, dvx.view, dky.view, dvy.view, dkd.view, dvd.view},
                          dout, {q, kx, vx, ky, vy, kd, vd}, alpha, dscore, graph, heads, schedule);
+  // The key and value terms go in head-interleaved and their gradients come out in the usual
+  // layout: element k of an input pairs with element k of its interleaved gradient.
+  auto interleaved = [d, heads](const std::vector<double>& g) { return hnet::testing::head_interleaved(g, d, heads); };
   EXPECT_EQ(in.check("q", dq.added(), objective), 0);
-  EXPECT_EQ(in.check("kx", dkx.added(), objective), 0);
-  EXPECT_EQ(in.check("vx", dvx.added(), objective), 0);
-  EXPECT_EQ(in.check("ky", dky.added(), objective), 0);
-  EXPECT_EQ(in.check("vy", dvy.added(), objective), 0);
-  EXPECT_EQ(in.check("kd", dkd.added(), objective), 0);
-  EXPECT_EQ(in.check("vd", dvd.added(), objective), 0);
+  EXPECT_EQ(in.check("kx", interleaved(dkx.added()), objective), 0);
+  EXPECT_EQ(in.check("vx", interleaved(dvx.added()), objective), 0);
+  EXPECT_EQ(in.check("ky", interleaved(dky.added()), objective), 0);
+  EXPECT_EQ(in.check("vy", interleaved(dvy.added()), objective), 0);
+  EXPECT_EQ(in.check("kd", interleaved(dkd.added()), objective), 0);
+  EXPECT_EQ(in.check("vd", interleaved(dvd.added()), objective), 0);
 }
 }  // namespace
 
 // Both schedules: the one of this backend and the other (the GPU's team schedule runs on the host too).
 class AttentionGradcheck : public ::testing::TestWithParam<hk::AttentionSchedule> {};
 
-// d = 4 with 2 heads, and d = 16 with 4 heads of width 4, which the host's thread schedule takes
-// four heads to a vector.
+// d = 4 with 2 heads, and d = 16 and 32 with 4 heads of width 4 and 8 (in floats the host's thread
+// schedule would take them four heads to a vector; in double it runs the scalar loops).
 TEST_P(AttentionGradcheck, EveryElement) {
-  const std::pair<std::int64_t, int> shapes[] = {{4, 2}, {16, 4}};
+  const std::pair<std::int64_t, int> shapes[] = {{4, 2}, {16, 4}, {32, 4}};
   for (const auto& [d, heads] : shapes) {
     SCOPED_TRACE("d = " + std::to_string(d));
     check_attention_gradient(GetParam(), d, heads);

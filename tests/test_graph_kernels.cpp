@@ -128,7 +128,9 @@ TEST(GraphAttention, ForwardMatchesHostReference) {
   const auto host = hnet::build_host_graph(n, m);
   const std::int64_t N = host.nodes, E = host.edges;
   const Outputs in = attention_inputs(graph, B, d, 100);
-  const Outputs got = run_attention<double>(graph, B, d, H, in);
+  Outputs interleaved = in;  // the kernel reads the key and value terms head-interleaved
+  for (int k = 1; k <= 6; ++k) interleaved[k] = hnet::testing::head_interleaved(in[k], d, H);
+  const Outputs got = run_attention<double>(graph, B, d, H, interleaved);
 
   // model.md §5.1 read directly: every edge touching v, in edge order, with its other end and direction.
   auto node = [d](const Vec& x, std::int64_t rows, std::int64_t b, std::int64_t r, std::int64_t c) {
@@ -179,10 +181,10 @@ TEST(GraphAttention, DeterministicAndBatchIndependent) {
 
 // The GPU schedule (a team per node) runs here on the host backend, at a size where a node has more
 // incidences × heads than a team has threads. The scores, the softmax and dJ/dscore agree bit for
-// bit, also where the host's thread schedule takes four heads to a vector (heads and head width
-// multiples of 4: 16/4, 32/4, 64/4, 64/8; 24/4 keeps the scalar loop); the sums over incidences add the
-// same terms in the same order, but the compiler may fuse a multiply-add in one schedule and not in
-// the other, so they agree to float rounding.
+// bit, also where the host's thread schedule takes four heads to a vector (four heads of a width
+// that is a multiple of 4: 16/4, 32/4, 64/4; 64/8 and 24/4 keep the scalar loops); the sums over
+// incidences add the same terms in the same order, but the compiler may fuse a multiply-add in one
+// schedule and not in the other, so they agree to float rounding.
 TEST(GraphAttention, TeamScheduleEqualsThreadSchedule) {
   const auto graph = hnet::build_graph(5, 15);
   const std::int64_t B = 3;

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for kernel tests: random device views with host access, and flattening to vectors.
 #include <Kokkos_Core.hpp>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -30,6 +31,15 @@ void from_vector(const View& view, const std::vector<double>& values) {
 }
 
 // Σ upstream·output: the scalar a gradient check differentiates.
+// Rows of d values (c = h·dh + i) in kernels/attention.hpp's head-interleaved order (column i·H + h).
+inline std::vector<double> head_interleaved(const std::vector<double>& rows, std::int64_t d, int heads) {
+  std::vector<double> out(rows.size());
+  const std::int64_t dh = d / heads;
+  for (std::size_t r = 0; r < rows.size() / static_cast<std::size_t>(d); ++r)
+    for (std::int64_t c = 0; c < d; ++c) out[r * d + (c % dh) * heads + c / dh] = rows[r * d + c];
+  return out;
+}
+
 inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (std::size_t k = 0; k < a.size(); ++k) s += a[k] * b[k];

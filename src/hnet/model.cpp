@@ -254,6 +254,8 @@ struct Model<T>::Impl {
   // β conditioning
   View1<T> u;
   View2<T> phi, dphi, phi_a1, phi_a2, P, dP;
+  // The running block's A_k and A_v (weights, then bias) with head-interleaved output columns.
+  View2<T> kv_heads;
   View3<double> dphi_partials;  // [B][chunks of U's rows][dφ]: workspace of dφ's sums
   // Constant inputs: identity features per node and per edge's endpoints (model.md §4).
   View3<T> r_nodes, r_edges;
@@ -305,6 +307,7 @@ struct Model<T>::Impl {
     phi_a1 = alloc.view2("phi_a1", s.phi_hidden);
     phi_a2 = alloc.view2("phi_a2", s.phi_hidden);
     P = alloc.view2("P", p);
+    kv_heads = alloc.view2("kv_heads", 2 * (d + 1) * d);
     dP = alloc.grad2(p);
 
     r_nodes = alloc.view("r_nodes", N, dr);
@@ -405,6 +408,18 @@ struct Model<T>::Impl {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
     hk::linear_forward(exec, out, in, P, o.w, o.b, Add::no, residual);
   }
+  // The key (which = 0) or value (1) projection with head-interleaved output columns, the layout of
+  // kernels/attention.hpp's terms, from kv_heads (interleave_key_value_weights): the same sums, so
+  // the same bits as through A_k, A_v themselves. Their backward goes through A_k, A_v.
+  void interleave_key_value_weights(const BlockOffsets& o) {
+    hk::interleave_head_columns(exec, kv_heads, 0, P, o.a_k.w, o.a_k.b, d, d, static_cast<int>(H));
+    hk::interleave_head_columns(exec, kv_heads, (d + 1) * d, P, o.a_v.w, o.a_v.b, d, d, static_cast<int>(H));
+  }
+  void linear_heads(const View3<T>& out, const View3<T>& in, int which, Bias bias) {
+    flops += 2.0 * static_cast<double>(B * in.extent(1) * d * d);
+    const std::int64_t w = which * (d + 1) * d;
+    hk::linear_forward(exec, out, in, kv_heads, w, bias == Bias::apply ? w + d * d : -1, Add::no);
+  }
   void linear_back(const View3<T>& din, const View3<T>& dout, const View3<T>& in, const LinearOffsets& o,
                    Bias bias = Bias::apply, Add mode = Add::yes) {
     hk::linear_backward(exec, din, dP, dout, in, P, o.w, bias == Bias::apply ? o.b : -1, mode);
@@ -442,13 +457,14 @@ struct Model<T>::Impl {
     layernorm(a.xq, h_in, o.ln_q);
     layernorm(a.yk, a.e_mid, o.ln_k);
     linear(a.q.v, a.xq.out.v, o.a_q);
-    linear(a.kx.v, a.xq.out.v, o.a_k, Add::no, Bias::skip);
-    linear(a.vx.v, a.xq.out.v, o.a_v, Add::no, Bias::skip);
-    linear(a.ky.v, a.yk.out.v, o.a_k, Add::no, Bias::skip);
-    linear(a.vy.v, a.yk.out.v, o.a_v, Add::no, Bias::skip);
+    interleave_key_value_weights(o);
+    linear_heads(a.kx.v, a.xq.out.v, 0, Bias::skip);
+    linear_heads(a.vx.v, a.xq.out.v, 1, Bias::skip);
+    linear_heads(a.ky.v, a.yk.out.v, 0, Bias::skip);
+    linear_heads(a.vy.v, a.yk.out.v, 1, Bias::skip);
     hk::type_embedding_forward(exec, a.dirs.v, direction_types, P, o.directions, false);
-    linear(a.kd.v, a.dirs.v, o.a_k);  // the biases of A_k, A_v enter once per key/value
-    linear(a.vd.v, a.dirs.v, o.a_v);
+    linear_heads(a.kd.v, a.dirs.v, 0, Bias::apply);  // the biases of A_k, A_v enter once per key/value
+    linear_heads(a.vd.v, a.dirs.v, 1, Bias::apply);
     flops += 8.0 * static_cast<double>(B * 2 * Edges * d);  // keys, values, scores, weighted sums
     hk::attention_forward(exec, a.att.v, a.alpha, a.terms(), graph, H);
     linear_residual(a.h_mid, h_in, a.att.v, o.a_o);
