@@ -177,6 +177,41 @@ namespace by_lanes {
 typedef float Heads __attribute__((vector_size(16)));
 typedef float Chunk __attribute__((vector_size(64)));
 typedef double HeadSums __attribute__((vector_size(32)));
+// L floats as one vector (spelled per width: GCC drops vector_size from a typedef that depends on a
+// template parameter when it deduces template arguments from it).
+template <int L> struct FloatLanes;
+template <> struct FloatLanes<4> { typedef float type __attribute__((vector_size(16))); };
+template <> struct FloatLanes<8> { typedef float type __attribute__((vector_size(32))); };
+template <> struct FloatLanes<16> { typedef float type __attribute__((vector_size(64))); };
+
+// a·b + c, rounded once where the target has FMA and twice where it has not, as GCC compiles the
+// scalar loops' x += w·y: the vector paths must give their bits, and GCC contracts a vector
+// expression into an FMA for some widths and not for others (16 floats yes, 8 and 4 no).
+template <class V>
+inline __attribute__((always_inline)) V multiply_add(const V& a, const V& b, const V& c) {
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 16) {
+    return (V)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+  } else if constexpr (sizeof(V) == 32) {
+    return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+  } else {
+    static_assert(sizeof(V) == 64, "4, 8 or 16 floats");
+#if defined(__AVX512F__)
+    return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+    typedef typename FloatLanes<8>::type Half;
+    Half h[3][2];
+    __builtin_memcpy(h[0], &a, sizeof a), __builtin_memcpy(h[1], &b, sizeof b), __builtin_memcpy(h[2], &c, sizeof c);
+    V r;
+    const Half lo = multiply_add(h[0][0], h[1][0], h[2][0]), hi = multiply_add(h[0][1], h[1][1], h[2][1]);
+    __builtin_memcpy(&r, &lo, sizeof lo), __builtin_memcpy(reinterpret_cast<char*>(&r) + sizeof lo, &hi, sizeof hi);
+    return r;
+#endif
+  }
+#else
+  return a * b + c;
+#endif
+}
 
 template <class V>
 inline __attribute__((always_inline)) V load(const float* p) {
@@ -270,8 +305,10 @@ inline __attribute__((always_inline)) void weighted_rows(float* out, bool from_z
     for (std::int64_t a = a0; a < a1; ++a) {
       if (k == 0) prefetch_row(y, b, edge, a + 4, a1, dh);
       const Chunk weight = repeat(load<Heads>(&w(b, a, 0)) * scale);
-      sum += weight * (load<Chunk>(&x(b, other(a), k)) + load<Chunk>(&y(b, edge(a), k)) +
-                       load<Chunk>(&z(b, direction(a), k)));
+      sum = multiply_add(weight,
+                         load<Chunk>(&x(b, other(a), k)) + load<Chunk>(&y(b, edge(a), k)) +
+                             load<Chunk>(&z(b, direction(a), k)),
+                         sum);
     }
     scatter_chunk(out, k / 4, dh, sum);
   }
@@ -309,8 +346,52 @@ inline __attribute__((always_inline)) void softmax_backward(const A& dscore, con
     store(&dscore(b, a, 0), __builtin_convertvector(g, Heads));
   }
 }
+// out[c0 .. c0 + n) += Σ_a weight(b, mirror(a), h)·factor · rows(b, other(a), c0 ..) over node u's
+// incidences a0 .. a1 − 1 (the nodes' key and value gradients), L channels at a time with the sums
+// in a register; each element adds its terms in incidence order with the scalar loop's operations,
+// which keeps its sums in memory (the compiler cannot hold them in a register: out might alias rows).
+template <int L, class A, class I>
+inline __attribute__((always_inline)) void mirrored_sums(float* out, const A& weight, float factor, const A& rows,
+                                                         const I& mirror, const I& other, std::int64_t b, std::int64_t h,
+                                                         std::int64_t a0, std::int64_t a1, std::int64_t c0,
+                                                         std::int64_t n) {
+  typedef typename FloatLanes<L>::type Lanes;
+  for (std::int64_t c = c0; c < c0 + n; c += L) {
+    Lanes sum = load<Lanes>(out + c);
+    for (std::int64_t a = a0; a < a1; ++a)
+      sum = multiply_add(Lanes{} + weight(b, mirror(a), h) * factor, load<Lanes>(&rows(b, other(a), c)), sum);
+    store(out + c, sum);
+  }
+}
+// mirrored_sums in vectors of `lanes` floats (16, 8 or 4: mirrored_sum_lanes).
+template <class A, class I>
+inline __attribute__((always_inline)) void mirrored_sums_by_width(int lanes, float* out, const A& weight, float factor,
+                                                                  const A& rows, const I& mirror, const I& other,
+                                                                  std::int64_t b, std::int64_t h, std::int64_t a0,
+                                                                  std::int64_t a1, std::int64_t c0, std::int64_t n) {
+  if (lanes == 16) mirrored_sums<16>(out, weight, factor, rows, mirror, other, b, h, a0, a1, c0, n);
+  else if (lanes == 8) mirrored_sums<8>(out, weight, factor, rows, mirror, other, b, h, a0, a1, c0, n);
+  else mirrored_sums<4>(out, weight, factor, rows, mirror, other, b, h, a0, a1, c0, n);
+}
 }  // namespace by_lanes
 #endif
+
+// The vector width of mirrored_sums for a head width dh on this host (16, 8 or 4 floats), or 0:
+// the scalar loop.
+template <class T>
+int mirrored_sum_lanes(std::int64_t dh) {
+#if defined(HNET_HOST_LANES)
+  if (!std::is_same<T, float>::value) return 0;
+  for (const int lanes : {16, 8, 4})
+    if (dh % lanes == 0 && lanes * static_cast<int>(sizeof(float)) <= compat::host_vector_bytes) return lanes;
+#endif
+  (void)dh;
+  return 0;
+}
+
+// Floats: what the host's vector paths take (the gradient checks' doubles run the scalar loops).
+template <class T>
+constexpr bool float_lanes = std::is_same<T, float>::value;
 
 // Whether the thread schedule takes the vector path: on the host, floats, four heads of a width
 // that is a multiple of 4 (every shipped deck). Other shapes run the scalar loops.
@@ -338,7 +419,7 @@ void forward_per_thread(const E& exec, const V3<E, T>& out, const V3<E, T>& alph
       "hnet::attention_forward", Kokkos::RangePolicy<E>(exec, 0, batch * nodes), KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
 #if defined(HNET_HOST_LANES)
-        if constexpr (std::is_same<T, float>::value)
+        if constexpr (attention_detail::float_lanes<T>)
           if (vector_path) {
             by_lanes::head_dots(alpha, &q(b, v, 0), kx, ky, kd, other, edge, direction, b, a0, a1, dh, scale);
             by_lanes::softmax(alpha, b, a0, a1);
@@ -417,7 +498,7 @@ void backward_scores_per_thread(const E& exec, const V3<E, T>& dq, const V3<E, T
       KOKKOS_LAMBDA(const std::int64_t flat) {
         const std::int64_t b = flat / nodes, v = flat % nodes, a0 = offset(v), a1 = offset(v + 1);
 #if defined(HNET_HOST_LANES)
-        if constexpr (std::is_same<T, float>::value)
+        if constexpr (attention_detail::float_lanes<T>)
           if (vector_path) {
             by_lanes::head_dots(dscore, &dout(b, v, 0), vx, vy, vd, other, edge, direction, b, a0, a1, dh, 1.0f);
             by_lanes::softmax_backward(dscore, alpha, b, a0, a1);
@@ -593,10 +674,22 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
   // channel loop streams contiguous memory; each item adds its terms in incidence order.
   if (present(dkx) || present(dvx)) {
     const bool want_k = present(dkx), want_v = present(dvx);
+    const int lanes = attention_detail::mirrored_sum_lanes<T>(dh);
     Kokkos::parallel_for(
         "hnet::attention_backward::nodes", Kokkos::RangePolicy<E>(exec, 0, batch * nodes * heads),
         KOKKOS_LAMBDA(const std::int64_t flat) {
           const std::int64_t b = flat / (nodes * heads), u = (flat / heads) % nodes, h = flat % heads, c0 = h * dh;
+#if defined(HNET_HOST_LANES)
+          if constexpr (attention_detail::float_lanes<T>)
+            if (lanes > 0) {
+              using attention_detail::by_lanes::mirrored_sums_by_width;
+              const std::int64_t a0 = offset(u), a1 = offset(u + 1);
+              if (want_k) mirrored_sums_by_width(lanes, &dkx(b, u, 0), dscore, scale, q, mirror, other, b, h, a0, a1, c0, dh);
+              if (want_v) mirrored_sums_by_width(lanes, &dvx(b, u, 0), alpha, 1.0f, dout, mirror, other, b, h, a0, a1, c0, dh);
+              return;
+            }
+#endif
+          (void)lanes;
           for (std::int64_t a = offset(u); a < offset(u + 1); ++a) {
             const int seen_from = mirror(a), w = other(a);
             const T gk = dscore(b, seen_from, h) * scale, gv = alpha(b, seen_from, h);
@@ -608,23 +701,30 @@ void attention_backward(const E& exec, const AttentionTerms<E, T>& grad, const V
         });
   }
 
-  // An edge enters the keys and values of its two end nodes.
+  // An edge enters the keys and values of its two end nodes. Work items: a row (network, edge) on
+  // the host, where index arithmetic per (network, edge, head) would cost as much as the head's 2dh
+  // products; a (network, edge, head) on GPUs, for the threads.
   if (present(dky) || present(dvy)) {
     const bool want_k = present(dky), want_v = present(dvy), add = edge_mode == Accumulate::yes;
+    const std::int64_t heads_per_item = on_host<E> ? heads : 1, groups = heads / heads_per_item;
     Kokkos::parallel_for(
-        "hnet::attention_backward::edges", Kokkos::RangePolicy<E>(exec, 0, batch * edges * heads),
+        "hnet::attention_backward::edges", Kokkos::RangePolicy<E>(exec, 0, batch * edges * groups),
         KOKKOS_LAMBDA(const std::int64_t flat) {
-          const std::int64_t b = flat / (edges * heads), e = (flat / heads) % edges, h = flat % heads, c0 = h * dh;
+          const std::int64_t b = flat / (edges * groups), e = (flat / groups) % edges;
+          const std::int64_t h0 = (flat % groups) * heads_per_item;
           const int at_target = edge_incidence(e, 0), at_source = edge_incidence(e, 1);
           const int t = target(e), s = source(e);
-          const T kt = dscore(b, at_target, h) * scale, ks = dscore(b, at_source, h) * scale;
-          const T vt = alpha(b, at_target, h), vs = alpha(b, at_source, h);
-          if (want_k)
-            for (std::int64_t c = c0; c < c0 + dh; ++c)
-              write_or_add(dky(b, e, c), kt * q(b, t, c) + ks * q(b, s, c), add);
-          if (want_v)
-            for (std::int64_t c = c0; c < c0 + dh; ++c)
-              write_or_add(dvy(b, e, c), vt * dout(b, t, c) + vs * dout(b, s, c), add);
+          for (std::int64_t h = h0; h < h0 + heads_per_item; ++h) {
+            const std::int64_t c0 = h * dh;
+            const T kt = dscore(b, at_target, h) * scale, ks = dscore(b, at_source, h) * scale;
+            const T vt = alpha(b, at_target, h), vs = alpha(b, at_source, h);
+            if (want_k)
+              for (std::int64_t c = c0; c < c0 + dh; ++c)
+                write_or_add(dky(b, e, c), kt * q(b, t, c) + ks * q(b, s, c), add);
+            if (want_v)
+              for (std::int64_t c = c0; c < c0 + dh; ++c)
+                write_or_add(dvy(b, e, c), vt * dout(b, t, c) + vs * dout(b, s, c), add);
+          }
         });
   }
 

@@ -201,6 +201,64 @@ TEST(GraphAttention, TeamScheduleEqualsThreadSchedule) {
   }
 }
 
+// The host's vector path adds the weighted rows (the forward's out, dq, and the nodes' key and
+// value gradients) with the scalar loops' operations: each product of a weight and a row enters the
+// running sum rounded once where the target has FMA (GCC compiles x += w·y so there), twice where
+// it has not, in incidence order. Checked bit for bit against those sums made on the host from
+// the kernel's own α and dJ/dscore, at head widths 8 and 16 (the shipped decks').
+TEST(GraphAttention, WeightedSumsAddInIncidenceOrder) {
+  const auto graph = hnet::build_graph(5, 15);
+  const std::int64_t B = 2, N = graph.nodes, E = graph.edges;
+  const int H = 4;
+  const auto offset = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.incidence_offset);
+  const auto other = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.incidence_other);
+  const auto edge = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.incidence_edge);
+  const auto direction = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.incidence_direction);
+  const auto mirror = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), graph.incidence_mirror);
+  auto multiply_add = [](float a, float b, float c) {
+#if defined(__FMA__)
+    return std::fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+  };
+  for (const std::int64_t d : {32, 64}) {
+    SCOPED_TRACE("d = " + std::to_string(d));
+    const std::int64_t dh = d / H;
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
+    const Outputs in = attention_inputs(graph, B, d, 500);
+    const Outputs got = run_attention<float>(graph, B, d, H, in);
+    const Vec &alpha = got[1], &dscore = got[9];
+    // term(t, rows, b, r, c): row r of input t at channel c (the key and value terms head-interleaved).
+    auto term = [&](int t, std::int64_t rows, std::int64_t b, std::int64_t r, std::int64_t c) {
+      const std::int64_t col = t == 0 || t == 7 ? c : (c % dh) * H + c / dh;
+      return static_cast<float>(in[t][(b * rows + r) * d + col]);
+    };
+    Vec out(B * N * d), dq(B * N * d), dkx(B * N * d), dvx(B * N * d);
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t v = 0; v < N; ++v)
+        for (std::int64_t c = 0; c < d; ++c) {
+          const std::int64_t h = c / dh;
+          float o = 0, g = 0, gk = 0, gv = 0;
+          for (int a = offset(v); a < offset(v + 1); ++a) {
+            const int u = other(a), e = edge(a), dir = direction(a), seen_from = mirror(a);
+            const float value = term(2, N, b, u, c) + term(4, E, b, e, c) + term(6, 2, b, dir, c);
+            const float key = term(1, N, b, u, c) + term(3, E, b, e, c) + term(5, 2, b, dir, c);
+            o = multiply_add(static_cast<float>(alpha[(b * 2 * E + a) * H + h]), value, o);
+            g = multiply_add(static_cast<float>(dscore[(b * 2 * E + a) * H + h]) * scale, key, g);
+            gk = multiply_add(static_cast<float>(dscore[(b * 2 * E + seen_from) * H + h]) * scale, term(0, N, b, u, c), gk);
+            gv = multiply_add(static_cast<float>(alpha[(b * 2 * E + seen_from) * H + h]), term(7, N, b, u, c), gv);
+          }
+          const std::int64_t at = (b * N + v) * d + c;
+          out[at] = o, dq[at] = g, dkx[at] = gk, dvx[at] = gv;
+        }
+    expect_bits(got[0], out, "out");
+    expect_bits(got[2], dq, "dq");
+    expect_bits(got[3], dkx, "dkx");
+    expect_bits(got[4], dvx, "dvx");
+  }
+}
+
 namespace {
 // Attention forward on `in`, then a backward into the edge gradients given only (the other
 // gradients absent), added to them or, with Accumulate::no, assigned.
