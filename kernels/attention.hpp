@@ -269,15 +269,43 @@ inline __attribute__((always_inline)) void prefetch_row(const A& y, std::int64_t
   for (std::int64_t at = 0; at < 4 * dh * static_cast<std::int64_t>(sizeof(float)); at += 64) __builtin_prefetch(row + at);
 }
 
+// head_dots for rows of NC chunks (d = 16·NC): an incidence at a time, its rows' addresses formed
+// once and the node's row held in registers.
+template <int NC, class A, class I>
+inline __attribute__((always_inline)) void head_dots_by_incidence(const A& dst, const float* row, const A& x,
+                                                                  const A& y, const A& z, const I& other,
+                                                                  const I& edge, const I& direction, std::int64_t b,
+                                                                  std::int64_t a0, std::int64_t a1, std::int64_t dh,
+                                                                  float factor) {
+  Chunk r[NC];
+#pragma GCC unroll 8
+  for (int k = 0; k < NC; ++k) r[k] = gather_chunk(row, 4 * k, dh);
+  for (std::int64_t a = a0; a < a1; ++a) {
+    prefetch_row(y, b, edge, a + 4, a1, dh);
+    const float *xr = &x(b, other(a), 0), *yr = &y(b, edge(a), 0), *zr = &z(b, direction(a), 0);
+    Heads s{};
+#pragma GCC unroll 8
+    for (int k = 0; k < NC; ++k) {
+      Chunk p = r[k] * (load<Chunk>(xr + 16 * k) + load<Chunk>(yr + 16 * k) + load<Chunk>(zr + 16 * k));
+      compat::opaque(p);
+      s += part(p, 0), s += part(p, 1), s += part(p, 2), s += part(p, 3);
+    }
+    store(&dst(b, a, 0), s * factor);
+  }
+}
+
 // dst(b, a, 0..3) = factor · Σ_i row[h·dh + i]·(x[u] + y[e] + z[δ])[i·4 + h]: incidence_head_dots
-// for every incidence and head, a chunk (four channels) at a time. A chunk's partial sums wait in
-// dst (a float stored and reloaded is exact), so the incidences are independent chains.
+// for every incidence and head. Rows of 32 or 64 channels go an incidence at a time; others a
+// chunk (four channels) at a time, a chunk's partial sums waiting in dst (a float stored and
+// reloaded is exact). Either way the same operations per lane in the same order.
 template <class A, class I>
 inline __attribute__((always_inline)) void head_dots(const A& dst, const float* row, const A& x, const A& y,
                                                      const A& z, const I& other, const I& edge, const I& direction,
                                                      std::int64_t b, std::int64_t a0, std::int64_t a1, std::int64_t dh,
                                                      float factor) {
   const std::int64_t d = 4 * dh;
+  if (d == 64) return head_dots_by_incidence<4>(dst, row, x, y, z, other, edge, direction, b, a0, a1, dh, factor);
+  if (d == 32) return head_dots_by_incidence<2>(dst, row, x, y, z, other, edge, direction, b, a0, a1, dh, factor);
   for (std::int64_t k = 0; k < d; k += 16) {
     const Chunk r = gather_chunk(row, k / 4, dh);
     for (std::int64_t a = a0; a < a1; ++a) {
@@ -293,13 +321,42 @@ inline __attribute__((always_inline)) void head_dots(const A& dst, const float* 
   }
 }
 
-// out = (zero or out) + Σ_a w(b, a, ·)·scale · (x[u] + y[e] + z[δ]): weighted_rows, a chunk at a
-// time in registers; out is a row in the usual layout.
+// weighted_rows for rows of NC chunks (d = 16·NC): an incidence at a time, the sums in registers.
+template <int NC, class A, class I>
+inline __attribute__((always_inline)) void weighted_rows_by_incidence(float* out, bool from_zero, const A& w,
+                                                                      float scale, const A& x, const A& y, const A& z,
+                                                                      const I& other, const I& edge,
+                                                                      const I& direction, std::int64_t b,
+                                                                      std::int64_t a0, std::int64_t a1,
+                                                                      std::int64_t dh) {
+  Chunk sum[NC];
+#pragma GCC unroll 8
+  for (int k = 0; k < NC; ++k) sum[k] = from_zero ? Chunk{} : gather_chunk(out, 4 * k, dh);
+  for (std::int64_t a = a0; a < a1; ++a) {
+    prefetch_row(y, b, edge, a + 4, a1, dh);
+    const float *xr = &x(b, other(a), 0), *yr = &y(b, edge(a), 0), *zr = &z(b, direction(a), 0);
+    const Chunk weight = repeat(load<Heads>(&w(b, a, 0)) * scale);
+#pragma GCC unroll 8
+    for (int k = 0; k < NC; ++k)
+      sum[k] = multiply_add(weight, load<Chunk>(xr + 16 * k) + load<Chunk>(yr + 16 * k) + load<Chunk>(zr + 16 * k),
+                            sum[k]);
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < NC; ++k) scatter_chunk(out, 4 * k, dh, sum[k]);
+}
+
+// out = (zero or out) + Σ_a w(b, a, ·)·scale · (x[u] + y[e] + z[δ]): weighted_rows with the sums
+// in registers, an incidence at a time for rows of 32 or 64 channels, else a chunk at a time; out
+// is a row in the usual layout.
 template <class A, class I>
 inline __attribute__((always_inline)) void weighted_rows(float* out, bool from_zero, const A& w, float scale,
                                                          const A& x, const A& y, const A& z, const I& other,
                                                          const I& edge, const I& direction, std::int64_t b,
                                                          std::int64_t a0, std::int64_t a1, std::int64_t dh) {
+  if (dh == 16)
+    return weighted_rows_by_incidence<4>(out, from_zero, w, scale, x, y, z, other, edge, direction, b, a0, a1, dh);
+  if (dh == 8)
+    return weighted_rows_by_incidence<2>(out, from_zero, w, scale, x, y, z, other, edge, direction, b, a0, a1, dh);
   for (std::int64_t k = 0; k < 4 * dh; k += 16) {
     Chunk sum = from_zero ? Chunk{} : gather_chunk(out, k / 4, dh);
     for (std::int64_t a = a0; a < a1; ++a) {
