@@ -30,7 +30,6 @@ void from_vector(const View& view, const std::vector<double>& values) {
   Kokkos::deep_copy(view, host);
 }
 
-// Σ upstream·output: the scalar a gradient check differentiates.
 // Rows of d values (c = h·dh + i) in kernels/attention.hpp's head-interleaved order (column i·H + h).
 inline std::vector<double> head_interleaved(const std::vector<double>& rows, std::int64_t d, int heads) {
   std::vector<double> out(rows.size());
@@ -40,6 +39,7 @@ inline std::vector<double> head_interleaved(const std::vector<double>& rows, std
   return out;
 }
 
+// Σ upstream·output: the scalar a gradient check differentiates.
 inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (std::size_t k = 0; k < a.size(); ++k) s += a[k] * b[k];

@@ -408,13 +408,15 @@ struct Model<T>::Impl {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * o.in * o.out);
     hk::linear_forward(exec, out, in, P, o.w, o.b, Add::no, residual);
   }
-  // The key (which = 0) or value (1) projection with head-interleaved output columns, the layout of
-  // kernels/attention.hpp's terms, from kv_heads (interleave_key_value_weights): the same sums, so
-  // the same bits as through A_k, A_v themselves. Their backward goes through A_k, A_v.
+  // A_k and A_v of the block about to run, with their output columns head-interleaved (the layout
+  // of kernels/attention.hpp's key and value terms), into kv_heads.
   void interleave_key_value_weights(const BlockOffsets& o) {
     hk::interleave_head_columns(exec, kv_heads, 0, P, o.a_k.w, o.a_k.b, d, d, static_cast<int>(H));
     hk::interleave_head_columns(exec, kv_heads, (d + 1) * d, P, o.a_v.w, o.a_v.b, d, d, static_cast<int>(H));
   }
+  // The key (which = 0) or value (1) projection through kv_heads: head-interleaved outputs with the
+  // bits of the projection through A_k, A_v themselves (the same sums). Their backward goes through
+  // A_k, A_v, since the gradients keep the usual layout.
   void linear_heads(const View3<T>& out, const View3<T>& in, int which, Bias bias) {
     flops += 2.0 * static_cast<double>(B * in.extent(1) * d * d);
     const std::int64_t w = which * (d + 1) * d;
