@@ -403,6 +403,7 @@ inline __attribute__((always_inline)) void softmax_backward(const A& dscore, con
     store(&dscore(b, a, 0), __builtin_convertvector(g, Heads));
   }
 }
+
 // out[c0 .. c0 + n) += Σ_a weight(b, mirror(a), h)·factor · rows(b, other(a), c0 ..) over node u's
 // incidences a0 .. a1 − 1 (the nodes' key and value gradients), L channels at a time with the sums
 // in a register; each element adds its terms in incidence order with the scalar loop's operations,
@@ -420,6 +421,7 @@ inline __attribute__((always_inline)) void mirrored_sums(float* out, const A& we
     store(out + c, sum);
   }
 }
+
 // mirrored_sums in vectors of `lanes` floats (16, 8 or 4: mirrored_sum_lanes).
 template <class A, class I>
 inline __attribute__((always_inline)) void mirrored_sums_by_width(int lanes, float* out, const A& weight, float factor,
