@@ -157,17 +157,6 @@ KOKKOS_FORCEINLINE_FUNCTION void weighted_rows(typename A::value_type* out, cons
 }
 
 #if defined(HNET_HOST_LANES)
-// a, b, c, d hold four rows of four lanes; afterwards they hold its four columns.
-template <class V>
-inline __attribute__((always_inline)) void transpose4(V& a, V& b, V& c, V& d) {
-  typedef std::conditional_t<sizeof(a[0]) == 4, std::int32_t, std::int64_t> Lane;
-  typedef Lane Mask __attribute__((vector_size(4 * sizeof(Lane))));
-  const V ab_lo = __builtin_shuffle(a, b, Mask{0, 4, 1, 5}), ab_hi = __builtin_shuffle(a, b, Mask{2, 6, 3, 7});
-  const V cd_lo = __builtin_shuffle(c, d, Mask{0, 4, 1, 5}), cd_hi = __builtin_shuffle(c, d, Mask{2, 6, 3, 7});
-  a = __builtin_shuffle(ab_lo, cd_lo, Mask{0, 1, 4, 5}), b = __builtin_shuffle(ab_lo, cd_lo, Mask{2, 3, 6, 7});
-  c = __builtin_shuffle(ab_hi, cd_hi, Mask{0, 1, 4, 5}), d = __builtin_shuffle(ab_hi, cd_hi, Mask{2, 3, 6, 7});
-}
-
 // The host's vector path of the thread schedule: four heads (H = 4, dh a multiple of 4, floats).
 // A Chunk holds four channels of the four heads, 16 consecutive columns of a head-interleaved row;
 // a Heads holds one value per head (alpha's and dscore's rows). Each lane does the operations of
@@ -243,19 +232,16 @@ inline __attribute__((always_inline)) Chunk repeat(Heads a) {
 }
 // Channels i .. i + 3 of the four heads of a row in the usual layout (column h·dh + i), as a chunk.
 inline __attribute__((always_inline)) Chunk gather_chunk(const float* row, std::int64_t i, std::int64_t dh) {
-  Heads c0 = load<Heads>(row + i), c1 = load<Heads>(row + dh + i), c2 = load<Heads>(row + 2 * dh + i),
-        c3 = load<Heads>(row + 3 * dh + i);
-  transpose4(c0, c1, c2, c3);
-  Chunk r;
-  __builtin_memcpy(&r, &c0, 16), __builtin_memcpy(reinterpret_cast<char*>(&r) + 16, &c1, 16);
-  __builtin_memcpy(reinterpret_cast<char*>(&r) + 32, &c2, 16), __builtin_memcpy(reinterpret_cast<char*>(&r) + 48, &c3, 16);
-  return r;
+  Heads c[4] = {load<Heads>(row + i), load<Heads>(row + dh + i), load<Heads>(row + 2 * dh + i),
+                load<Heads>(row + 3 * dh + i)};
+  compat::transpose_square(c);
+  return load<Chunk>(reinterpret_cast<const float*>(c));
 }
 // The inverse: a chunk written back to channels i .. i + 3 of the four heads of a usual row.
 inline __attribute__((always_inline)) void scatter_chunk(float* row, std::int64_t i, std::int64_t dh, const Chunk& r) {
-  Heads c0 = part(r, 0), c1 = part(r, 1), c2 = part(r, 2), c3 = part(r, 3);
-  transpose4(c0, c1, c2, c3);
-  store(row + i, c0), store(row + dh + i, c1), store(row + 2 * dh + i, c2), store(row + 3 * dh + i, c3);
+  Heads c[4] = {part(r, 0), part(r, 1), part(r, 2), part(r, 3)};
+  compat::transpose_square(c);
+  store(row + i, c[0]), store(row + dh + i, c[1]), store(row + 2 * dh + i, c[2]), store(row + 3 * dh + i, c[3]);
 }
 
 // The edge term's row of incidence a (when a < a1) on its way into the cache: the edge terms are
@@ -435,12 +421,16 @@ inline __attribute__((always_inline)) void mirrored_sums_by_width(int lanes, flo
 }  // namespace by_lanes
 #endif
 
+// Floats: what the host's vector paths take (the gradient checks' doubles run the scalar loops).
+template <class T>
+constexpr bool float_lanes = std::is_same<T, float>::value;
+
 // The vector width of mirrored_sums for a head width dh on this host (16, 8 or 4 floats), or 0:
 // the scalar loop.
 template <class T>
 int mirrored_sum_lanes(std::int64_t dh) {
 #if defined(HNET_HOST_LANES)
-  if (!std::is_same<T, float>::value) return 0;
+  if (!float_lanes<T>) return 0;
   for (const int lanes : {16, 8, 4})
     if (dh % lanes == 0 && lanes * static_cast<int>(sizeof(float)) <= compat::host_vector_bytes) return lanes;
 #endif
@@ -448,16 +438,12 @@ int mirrored_sum_lanes(std::int64_t dh) {
   return 0;
 }
 
-// Floats: what the host's vector paths take (the gradient checks' doubles run the scalar loops).
-template <class T>
-constexpr bool float_lanes = std::is_same<T, float>::value;
-
 // Whether the thread schedule takes the vector path: on the host, floats, four heads of a width
 // that is a multiple of 4 (every shipped deck). Other shapes run the scalar loops.
 template <class T>
 bool by_lanes_fits(int heads, std::int64_t dh) {
 #if defined(HNET_HOST_LANES)
-  return std::is_same<T, float>::value && heads == 4 && dh % 4 == 0;
+  return float_lanes<T> && heads == 4 && dh % 4 == 0;
 #else
   (void)heads, (void)dh;
   return false;
