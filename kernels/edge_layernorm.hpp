@@ -31,6 +31,57 @@ KOKKOS_INLINE_FUNCTION void gather_row(T* row, const T* er, const T* hs, const T
   for (std::int64_t c = 0; c < d; ++c) row[d + c] = hs[c];
   for (std::int64_t c = 0; c < d; ++c) row[2 * d + c] = ht[c];
 }
+
+// One network's sums in the backward, in its team's scratch: the gain and bias sums and the node
+// sums, in double.
+struct NetworkSums {
+  double* dgain;  // [C]
+  double* dbias;  // [C]
+  double* dnode;  // [nodes][d]
+  static std::size_t bytes(std::int64_t C, std::int64_t nodes, std::int64_t d) {
+    return (2 * C + nodes * d) * sizeof(double) + alignof(double);
+  }
+  template <class Member>
+  KOKKOS_INLINE_FUNCTION NetworkSums(const Member& team, std::int64_t C, std::int64_t nodes, std::int64_t d) {
+    const std::size_t sums_bytes = (2 * C + nodes * d) * sizeof(double);
+    dgain = static_cast<double*>(team.team_scratch(1).get_shmem_aligned(sums_bytes, alignof(double)));
+    dbias = dgain + C;
+    dnode = dbias + C;
+    for (std::int64_t c = 0; c < 2 * C + nodes * d; ++c) dgain[c] = 0.0;
+  }
+};
+
+// Edge k of network b, from dyr = ∂J/∂y of its row: the row regathered into xr, its dx into dxr,
+// de (when present) and the endpoints' node sums; not the gain and bias terms.
+template <class T, class V3T, class V2T, class Ends>
+KOKKOS_INLINE_FUNCTION void backward_row_dx(const NetworkSums& sums, T* xr, T* dxr, const T* dyr, const V3T& de,
+                                            const V3T& e, const V3T& h, const Ends& source, const Ends& target,
+                                            const V2T& mean, const V2T& rstd, const T* gain, std::int64_t b,
+                                            std::int64_t k, bool with_de) {
+  const std::int64_t d = e.extent(2), C = 3 * d, s = source(k), t = target(k);
+  const T inv_c = T(1) / static_cast<T>(C);
+  gather_row(xr, &e(b, k, 0), &h(b, s, 0), &h(b, t, 0), d);
+  layernorm_detail::add_row_dx(dxr, dyr, xr, gain, mean(b, k), rstd(b, k), C, inv_c, false);
+  if (with_de)
+    for (std::int64_t c = 0; c < d; ++c) de(b, k, c) += dxr[c];
+  for (std::int64_t c = 0; c < d; ++c) {
+    sums.dnode[s * d + c] += static_cast<double>(dxr[d + c]);
+    sums.dnode[t * d + c] += static_cast<double>(dxr[2 * d + c]);
+  }
+}
+
+// Network b's sums into dP (gain, bias) and dh (when present).
+template <class V3T, class V2T>
+KOKKOS_INLINE_FUNCTION void add_network_sums(const NetworkSums& sums, const V2T& dP, const V3T& dh, std::int64_t b,
+                                             std::int64_t off_gain, std::int64_t off_bias, std::int64_t C,
+                                             bool with_dh) {
+  layernorm_detail::add_gain_bias_sums(dP, b, off_gain, off_bias, sums.dgain, sums.dbias, C);
+  if (!with_dh) return;
+  using T = typename V3T::non_const_value_type;
+  const std::int64_t nodes = dh.extent(1), d = dh.extent(2);
+  for (std::int64_t v = 0; v < nodes; ++v)
+    for (std::int64_t c = 0; c < d; ++c) dh(b, v, c) += static_cast<T>(sums.dnode[v * d + c]);
+}
 }  // namespace edge_layernorm_detail
 
 // The fused backward is a layer-norm backward by network: it runs where that one does.
@@ -71,46 +122,28 @@ void edge_inputs_layernorm_backward(const E& exec, const V3<E, T>& de, const V3<
                                     const GraphViews<typename E::memory_space>& graph, const V2<E, T>& P,
                                     const V2<E, T>& mean, const V2<E, T>& rstd, std::int64_t off_gain,
                                     std::int64_t off_bias) {
-  using namespace layernorm_detail;
-  using edge_layernorm_detail::gather_row;
+  using namespace edge_layernorm_detail;
   using Policy = Kokkos::TeamPolicy<E>;
   using Member = typename Policy::member_type;
   const std::int64_t B = e.extent(0), edges = e.extent(1), d = e.extent(2), C = 3 * d, nodes = h.extent(1);
-  const T inv_c = T(1) / static_cast<T>(C);
   const bool with_de = present(de), with_dh = present(dh);
   const auto source = graph.edge_source, target = graph.edge_target;
-  // Per network: the gain and bias sums and the node sums (double), the gathered row and its dx.
-  const std::size_t sums_bytes = (2 * C + nodes * d) * sizeof(double), rows_bytes = 2 * C * sizeof(T);
-  const std::size_t scratch = sums_bytes + rows_bytes + 2 * alignof(double);
+  // Per network: NetworkSums, the regathered row and its dx.
+  const std::size_t scratch = NetworkSums::bytes(C, nodes, d) + 2 * (C * sizeof(T) + alignof(double));
   Kokkos::parallel_for(
       "hnet::edge_layernorm_backward", Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(scratch)),
       KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank();
-        double* const dgain = static_cast<double*>(team.team_scratch(1).get_shmem_aligned(sums_bytes, alignof(double)));
-        double* const dbias = dgain + C;
-        double* const dnode = dbias + C;  // [nodes][d]
-        T* const xr = static_cast<T*>(team.team_scratch(1).get_shmem_aligned(rows_bytes, alignof(double)));
-        T* const dxr = xr + C;
-        for (std::int64_t c = 0; c < 2 * C + nodes * d; ++c) dgain[c] = 0.0;
+        const NetworkSums sums(team, C, nodes, d);
+        T* const xr = static_cast<T*>(team.team_scratch(1).get_shmem_aligned(C * sizeof(T), alignof(double)));
+        T* const dxr = static_cast<T*>(team.team_scratch(1).get_shmem_aligned(C * sizeof(T), alignof(double)));
         const T* gain = &P(b, off_gain);
         for (std::int64_t k = 0; k < edges; ++k) {
-          const std::int64_t s = source(k), t = target(k);
-          gather_row(xr, &e(b, k, 0), &h(b, s, 0), &h(b, t, 0), d);
-          const T mu = mean(b, k), rs = rstd(b, k);
           const T* dyr = &dy(b, k, 0);
-          add_row_dx(dxr, dyr, xr, gain, mu, rs, C, inv_c, false);
-          add_gain_bias_terms(dgain, dbias, dyr, xr, mu, rs, C);
-          if (with_de)
-            for (std::int64_t c = 0; c < d; ++c) de(b, k, c) += dxr[c];
-          for (std::int64_t c = 0; c < d; ++c) {
-            dnode[s * d + c] += static_cast<double>(dxr[d + c]);
-            dnode[t * d + c] += static_cast<double>(dxr[2 * d + c]);
-          }
+          backward_row_dx(sums, xr, dxr, dyr, de, e, h, source, target, mean, rstd, gain, b, k, with_de);
+          layernorm_detail::add_gain_bias_terms(sums.dgain, sums.dbias, dyr, xr, mean(b, k), rstd(b, k), C);
         }
-        add_gain_bias_sums(dP, b, off_gain, off_bias, dgain, dbias, C);
-        if (with_dh)
-          for (std::int64_t v = 0; v < nodes; ++v)
-            for (std::int64_t c = 0; c < d; ++c) dh(b, v, c) += static_cast<T>(dnode[v * d + c]);
+        add_network_sums(sums, dP, dh, b, off_gain, off_bias, C, with_dh);
       });
 }
 

@@ -286,6 +286,15 @@ void forward_tiles(const E& exec, const V3<E, T>& y, const V3<E, T>& x, const V2
       });
 }
 
+// wt[o·Cin + i] = W[i][o] (W row-major [Cin][Cout]), the team's threads taking rows of W.
+template <class Member, class T>
+KOKKOS_INLINE_FUNCTION void transpose_weights(const Member& team, T* wt, const T* w, std::int64_t Cin,
+                                              std::int64_t Cout) {
+  for (std::int64_t i = team.team_rank(); i < Cin; i += team.team_size())
+    for (std::int64_t o = 0; o < Cout; ++o) wt[o * Cin + i] = w[i * Cout + o];
+  team.team_barrier();
+}
+
 // dx += dy·Wᵀ: the forward's tile product on Wᵀ, which each team first writes into its scratch
 // (reading W's columns directly would cost a gather per k).
 // team_per_network: a host team takes a whole network (W transposed once per network, not once per
@@ -310,11 +319,8 @@ void backward_dx_tiles(const E& exec, const V3<E, T>& dx, const V3<E, T>& dy, co
   Kokkos::parallel_for(
       "hnet::linear_backward::dx", policy, KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank() / chunks, chunk = team.league_rank() % chunks;
-        const Scratch wt(team.team_scratch(1), Cin * Cout);  // wt[o·Cin + i] = W[i][o]
-        const T* w = &P(b, off_w);
-        for (std::int64_t i = team.team_rank(); i < Cin; i += team.team_size())
-          for (std::int64_t o = 0; o < Cout; ++o) wt(o * Cin + i) = w[i * Cout + o];
-        team.team_barrier();
+        const Scratch wt(team.team_scratch(1), Cin * Cout);
+        transpose_weights(team, wt.data(), &P(b, off_w), Cin, Cout);
         for (std::int64_t t = team.team_rank(); t < chunk_tiles; t += team.team_size()) {
           const std::int64_t r0 = chunk * team_rows + (t / col_tiles) * MR, i0 = (t % col_tiles) * NR;
           if (r0 >= R) break;
@@ -454,6 +460,13 @@ void linear_swish_forward(const E& exec, const V3<E, T>& activated, const V3<E, 
   });
 }
 
+// On the host with 4 networks per thread the backward takes a work item per network (dx: W
+// transposed once; dW: x and dy read once); otherwise work items per tile. Both give the same bits.
+template <class E>
+bool linear_backward_by_network(const E& exec, std::int64_t networks) {
+  return on_host<E> && networks >= 4 * static_cast<std::int64_t>(exec.concurrency());
+}
+
 // dx += dy·Wᵀ, or dx = dy·Wᵀ with dx_mode = Accumulate::no (skipped when dx is not present);
 // dW += Σ_r xᵀ·dy; dbias += Σ_r dy (when off_b ≥ 0). With `swish_slope` (x = swish(y'), and
 // swish_slope = swish′(y') as linear_swish_forward wrote it, shaped like x) dx is the gradient of
@@ -467,9 +480,7 @@ void linear_backward(const E& exec, const V3<E, T>& dx, const V2<E, T>& dP, cons
   // fused into it in some tiles and not in others, so the bits would depend on the tile.
   if (present(swish_slope) && dx_mode == Accumulate::yes)
     throw std::invalid_argument("linear_backward: dx through a swish slope is assigned, not added");
-  // On the host with 4 networks per thread, a work item per network (dx: W transposed once; dW: x
-  // and dy read once); otherwise work items per tile. Both give the same bits.
-  const bool by_network = on_host<E> && dy.extent(0) >= 4 * static_cast<std::size_t>(exec.concurrency());
+  const bool by_network = linear_backward_by_network(exec, dy.extent(0));
   if (present(dx)) {
     const bool add = dx_mode == Accumulate::yes;
     with_tile_cols<E>(dx.extent(2), [&exec, &dx, &dy, &P, off_w, by_network, add, &swish_slope](auto cols) {

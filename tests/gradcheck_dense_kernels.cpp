@@ -12,8 +12,9 @@
 
 #include "gradcheck.hpp"
 #include "hnet/graph.hpp"
-#include "kernels/gather.hpp"
+#include "kernels/edge_input_backward.hpp"
 #include "kernels/edge_layernorm.hpp"
+#include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/pointwise.hpp"
@@ -216,6 +217,39 @@ TEST(EdgeLayerNormGradcheck, EveryElement) {
   EXPECT_EQ(check("edge_layernorm de", he, de.delta(), objective), 0);
   EXPECT_EQ(check("edge_layernorm dh", hh, dh.delta(), objective), 0);
   EXPECT_EQ(check("edge_layernorm dP", hP, dP.delta(), objective), 0);
+}
+
+// The edge MLP's first layer's dx and the edge input's layer norm fused in the backward
+// (kernels/edge_input_backward.hpp), with the layer's dW and dbias from linear_backward: de, dh
+// and every parameter gradient against central differences of the two forwards. Four networks
+// per thread, where the fused kernel runs.
+TEST(EdgeInputBackwardGradcheck, EveryElement) {
+  const auto graph = hnet::build_graph(2, 3);
+  const hnet::ExecSpace exec;
+  const std::int64_t B = 4 * exec.concurrency(), N = graph.nodes, E = graph.edges, d = 3, C = 3 * d, Cout = 5;
+  const std::int64_t off_gain = 1, off_bias = C + 2, off_w = 2 * C + 3, off_b = off_w + C * Cout + 1;
+  const std::int64_t p = off_b + Cout + 2;
+  ASSERT_TRUE(hk::edge_input_backward_fused(exec, B));
+  V3 e("e", B, E, d), h("h", B, N, d), y("y", B, E, C), z("z", B, E, Cout), dz("dz", B, E, Cout);
+  V2 mean("mean", B, E), rstd("rstd", B, E), P("P", B, p);
+  auto he = random_vector(e.span(), 71, 1.5, 0.3), hh = random_vector(h.span(), 72);
+  auto hP = random_vector(P.span(), 73, 1.0, 0.5);
+  const auto up = random_vector(z.span(), 74);
+  auto objective = [&]() {
+    from_vector(e, he), from_vector(h, hh), from_vector(P, hP);
+    hk::edge_inputs_layernorm_forward(exec, y, mean, rstd, e, h, graph, P, off_gain, off_bias);
+    hk::linear_forward(exec, z, y, P, off_w, off_b, hk::Accumulate::no);
+    return dot(up, to_vector(z));
+  };
+  objective();
+  GradBuffer<V3> de(V3("de", B, E, d), 75), dh(V3("dh", B, N, d), 76);
+  GradBuffer<V2> dP(V2("dP", B, p), 77);
+  from_vector(dz, up);
+  hk::linear_backward(exec, V3(), dP.view, dz, y, P, off_w, off_b);
+  hk::edge_input_backward(exec, de.view, dh.view, dP.view, dz, off_w, e, h, graph, P, mean, rstd, off_gain, off_bias);
+  EXPECT_EQ(check("edge_input_backward de", he, de.delta(), objective), 0);
+  EXPECT_EQ(check("edge_input_backward dh", hh, dh.delta(), objective), 0);
+  EXPECT_EQ(check("edge_input_backward dP", hP, dP.delta(), objective), 0);
 }
 
 TEST(ConcatGradcheck, EveryElement) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hnet/graph.hpp"
+#include "kernels/edge_input_backward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
@@ -363,6 +364,54 @@ void expect_fused_edge_layernorm_bits(std::int64_t n, std::int64_t m, std::int64
 TEST(EdgeLayerNorm, FusedGivesTheBitsOfTheGatherAndTheLayerNorm) {
   expect_fused_edge_layernorm_bits(3, 4, 5);
   expect_fused_edge_layernorm_bits(16, 48, 16);
+}
+
+// The first edge-MLP layer's dx fused with the edge input's layer-norm backward
+// (kernels/edge_input_backward.hpp) against linear_backward (dx assigned) followed by
+// edge_inputs_layernorm_backward, in float, four networks per thread: the same de, dh and dP
+// bits, added to non-zero buffers. d = 5 gives the layer ragged column tiles (15 = 8 + 7) and
+// the row sums ragged tails; the second graph is the paper's (816 edges: the last row tile is
+// ragged too) at the paper's 3d → 2d layer shape.
+void expect_edge_input_backward_bits(std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t Cout) {
+  using F3 = hnet::View3<float>;
+  using F2 = hnet::View2<float>;
+  const hnet::ExecSpace exec;
+  const std::int64_t B = 4 * exec.concurrency(), C = 3 * d, off_gain = 2, off_bias = C + 5;
+  const std::int64_t off_w = 2 * C + 7, off_b = off_w + C * Cout + 3, p = off_b + Cout + 1;
+  const auto graph = hnet::build_graph(n, m);
+  const std::int64_t N = graph.nodes, E = graph.edges;
+  ASSERT_TRUE(hk::edge_input_backward_fused(exec, B));
+  const auto e = view3<float>(random_vector(B * E * d, 31, 1.5, 0.4), B, E, d);
+  const auto h = view3<float>(random_vector(B * N * d, 32), B, N, d);
+  const auto P = view2<float>(random_vector(B * p, 33, 0.3, 0.1), B, p);
+  const auto dz = view3<float>(random_vector(B * E * Cout, 34), B, E, Cout);
+  const Vec de0 = random_vector(B * E * d, 35), dh0 = random_vector(B * N * d, 36), dP0 = random_vector(B * p, 37);
+  F3 y("y", B, E, C);
+  F2 mean("mean", B, E), rstd("rstd", B, E);
+  hk::edge_inputs_layernorm_forward(exec, y, mean, rstd, e, h, graph, P, off_gain, off_bias);
+  std::vector<Vec> fused, apart;
+  {
+    auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
+    auto dP = view2<float>(dP0, B, p);
+    hk::linear_backward(exec, F3(), dP, dz, y, P, off_w, off_b);
+    hk::edge_input_backward(exec, de, dh, dP, dz, off_w, e, h, graph, P, mean, rstd, off_gain, off_bias);
+    fused = {to_vector(de), to_vector(dh), to_vector(dP)};
+  }
+  {
+    F3 dy("dy", B, E, C);
+    auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
+    auto dP = view2<float>(dP0, B, p);
+    hk::linear_backward(exec, dy, dP, dz, y, P, off_w, off_b, hk::Accumulate::no);
+    hk::edge_inputs_layernorm_backward(exec, de, dh, dP, dy, e, h, graph, P, mean, rstd, off_gain, off_bias);
+    apart = {to_vector(de), to_vector(dh), to_vector(dP)};
+  }
+  const char* names[] = {"de", "dh", "dP"};
+  for (std::size_t k = 0; k < fused.size(); ++k) EXPECT_EQ(fused[k], apart[k]) << names[k];
+}
+
+TEST(EdgeInputBackward, FusedGivesTheBitsOfTheLayerAndTheLayerNorm) {
+  expect_edge_input_backward_bits(3, 4, 5, 6);
+  expect_edge_input_backward_bits(16, 48, 16, 32);
 }
 
 TEST(Concat, ForwardPlacesBothHalves) {

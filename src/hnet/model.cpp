@@ -21,6 +21,7 @@
 #include "kernels/identity.hpp"
 #include "kernels/generated_mlp.hpp"
 #include "kernels/latent.hpp"
+#include "kernels/edge_input_backward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
@@ -201,11 +202,14 @@ struct BlockActs {
   // Assigned gradients: block_backward's first writer of each is called with Accumulate::no.
   static constexpr GradStart first = GradStart::assigned;
   // fused: the edge input g and its layer norm run as one kernel (kernels/edge_layernorm.hpp), which
-  // keeps g out of memory: no views for g and its gradient.
+  // keeps g out of memory: no views for g and its gradient. input_backward_fused: the backward of
+  // the edge MLP's first layer's dx and of that layer norm run as one kernel
+  // (kernels/edge_input_backward.hpp), which keeps the layer norm's output gradient out of memory.
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H,
-            bool fused)
+            bool fused, bool input_backward_fused)
       : g(fused ? Act<T>() : a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
-        e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)), g_ln(a, p + "g_ln", E, 3 * d, first),
+        e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)),
+        g_ln(a, p + "g_ln", E, 3 * d, input_backward_fused ? GradStart::none : first),
         xq(a, p + "xq", N, d, first),
         yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
         e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
@@ -283,6 +287,7 @@ struct Model<T>::Impl {
   bool last_evaluated = false;
   double flops = 0.0;
   bool fuse_edge_layernorm = false;  // kernels/edge_layernorm.hpp: where a network per thread allows it
+  bool fuse_edge_input_backward = false;  // kernels/edge_input_backward.hpp: 4 networks per host thread
 
   // arenas: the gradient arenas' sizes from a counting pass (ignored when counting).
   Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
@@ -324,10 +329,11 @@ struct Model<T>::Impl {
     dec_dh = alloc.grad(N, d), dec_de = alloc.grad(Edges, d);
     const bool learned = s.prior == Prior::learned;
     fuse_edge_layernorm = hk::edge_layernorm_fused(exec, B);
+    fuse_edge_input_backward = hk::edge_input_backward_fused(exec, B);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const std::string level = std::to_string(l);
-      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm);
-      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm);
+      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
+      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
       enc_extra_dh.push_back(alloc.grad(N, d));
       enc_extra_de.push_back(alloc.grad(Edges, d));
       node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned);
@@ -499,6 +505,12 @@ struct Model<T>::Impl {
     layernorm_back(dh, a.xq, h_in, o.ln_q);
 
     linear_back_through_swish(a.e_a1, de, a.e_s1, o.edge_mlp2);
+    if (fuse_edge_input_backward) {
+      linear_back(View3<T>(), a.e_a1.g, a.g_ln.out.v, o.edge_mlp1);  // dW and dbias; dx is the fused kernel's
+      hk::edge_input_backward(exec, de, dh, dP, a.e_a1.g, o.edge_mlp1.w, e_in, h_in, graph, P, a.g_ln.mean,
+                              a.g_ln.rstd, o.ln_edge.gain, o.ln_edge.bias);
+      return;
+    }
     linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1, Bias::apply, Add::no);
     if (fuse_edge_layernorm) {
       hk::edge_inputs_layernorm_backward(exec, de, dh, dP, a.g_ln.out.g, e_in, h_in, graph, P, a.g_ln.mean,
