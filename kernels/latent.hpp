@@ -35,23 +35,31 @@ struct Spread {
 // follow from it without overflow. ln(1 + e) loses relative accuracy only where e is tiny, and
 // there it is added to ln σ_p or to σ's 1e-4 floor, which swamp the difference; log1p would cost
 // several times more.
-KOKKOS_INLINE_FUNCTION Spread spread(double rho, SigmaKind kind, double prior_scale, double log_prior_scale) {
-  const double e = compat::exp(rho < 0 ? rho : -rho), tail = compat::log(1 + e);
+KOKKOS_INLINE_FUNCTION double exp_neg_abs(double rho) { return compat::exp(rho < 0 ? rho : -rho); }
+// From ρ and e = exp_neg_abs(ρ); ln σ only `with_log` (the backward needs none: the bounded σ then
+// takes no logarithm at all).
+KOKKOS_INLINE_FUNCTION Spread spread(double rho, double e, SigmaKind kind, double prior_scale, double log_prior_scale,
+                                     bool with_log = true) {
   const double rising = rho >= 0 ? 1 / (1 + e) : e / (1 + e), falling = rho >= 0 ? e / (1 + e) : 1 / (1 + e);
   if (kind == SigmaKind::bounded) {
     const double sigma = prior_scale * rising;  // ln σ = ln σ_p − softplus(−ρ)
-    return {sigma, log_prior_scale - (rho < 0 ? -rho : 0.0) - tail, sigma * falling, falling};
+    const double log_sigma = with_log ? log_prior_scale - (rho < 0 ? -rho : 0.0) - compat::log(1 + e) : 0.0;
+    return {sigma, log_sigma, sigma * falling, falling};
   }
-  const double sigma = (rho > 0 ? rho : 0.0) + tail + 1e-4;
-  return {sigma, compat::log(sigma), rising, rising / sigma};
+  const double sigma = (rho > 0 ? rho : 0.0) + compat::log(1 + e) + 1e-4;
+  return {sigma, with_log ? compat::log(sigma) : 0.0, rising, rising / sigma};
+}
+KOKKOS_INLINE_FUNCTION Spread spread(double rho, SigmaKind kind, double prior_scale, double log_prior_scale) {
+  return spread(rho, exp_neg_abs(rho), kind, prior_scale, log_prior_scale);
 }
 
-// The posterior's σ and the prior's (s_pr, ln s_pr, d/dρ_pr) for row element c.
+// The posterior's σ (from e = exp_neg_abs(ρ); ln σ only `with_log`) and the prior's (s_pr, ln s_pr,
+// d/dρ_pr) for row element c.
 template <class View>
 KOKKOS_INLINE_FUNCTION void spreads(const View& post, const View& prior, std::int64_t b, std::int64_t r, std::int64_t k,
-                                    std::int64_t c, const LatentOptions& o, double log_prior_scale, Spread& q,
-                                    Spread& p, double& mu_prior) {
-  q = spread(post(b, r, k + c), o.sigma, o.prior_scale, log_prior_scale);
+                                    std::int64_t c, const LatentOptions& o, double log_prior_scale, double e,
+                                    bool with_log, Spread& q, Spread& p, double& mu_prior) {
+  q = spread(post(b, r, k + c), e, o.sigma, o.prior_scale, log_prior_scale, with_log);
   if (o.learned_prior) {
     p = spread(prior(b, r, k + c), o.sigma, o.prior_scale, log_prior_scale);
     mu_prior = prior(b, r, c);
@@ -88,11 +96,15 @@ void draw_noise(const E& exec, const V3<E, T>& eps, const LatentOptions o) {
 
 // z, sigma, eps: [B][R][k] (sigma and eps saved for backward); kl_rows: [B][R], Σ_c KL, written;
 // post: [B][R][2k] = (μ, ρ); prior: [B][R][2k] = (μ_pr, ρ_pr), read only with learned_prior.
+// saved_e [B][R][k], when present: exp(−|ρ|) of the posterior in double, for latent_backward,
+// which then evaluates no exp (and for the bounded σ no log either).
 template <class E, class T>
 void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_rows, const V3<E, T>& sigma,
-                    const V3<E, T>& eps, const V3<E, T>& post, const V3<E, T>& prior, const LatentOptions options) {
+                    const V3<E, T>& eps, const V3<E, T>& post, const V3<E, T>& prior, const LatentOptions options,
+                    const V3<E, double>& saved_e = {}) {
   const std::int64_t batch = z.extent(0), rows = z.extent(1), k = z.extent(2);
   const double log_prior_scale = compat::log(options.prior_scale);
+  const bool save_e = present(saved_e);
   latent_detail::draw_noise(exec, eps, options);
   Kokkos::parallel_for(
       "hnet::latent_forward", Kokkos::RangePolicy<E>(exec, 0, batch * rows), KOKKOS_LAMBDA(const std::int64_t flat) {
@@ -103,7 +115,9 @@ void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_ro
           const double mu = post(b, r, c);
           latent_detail::Spread q, p;
           double mu_pr;
-          latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+          const double e = latent_detail::exp_neg_abs(post(b, r, k + c));
+          if (save_e) saved_e(b, r, c) = e;
+          latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, e, true, q, p, mu_pr);
           sigma(b, r, c) = static_cast<T>(q.sigma);
           z(b, r, c) = post(b, r, c) + static_cast<T>(q.sigma) * eps_row[c];
           const double gap = mu - mu_pr;
@@ -116,14 +130,16 @@ void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_ro
 // dkl: [B], dJ/d(total KL of network b), the upstream of every row's KL. dpost += ...; dprior +=
 // ... with learned_prior. σ is recomputed in double from ρ (its derivatives need sigmoid(ρ) anyway),
 // so the saved sigma is not read; it stays in the signature so callers keep one set of caches.
+// saved_e: latent_forward's, when it was given one (the same bits either way).
 template <class E, class T>
 void latent_backward(const E& exec, const V3<E, T>& dpost, const V3<E, T>& dprior, const V3<E, T>& dz,
                      const V1<E, double>& dkl, const V3<E, T>& post, const V3<E, T>& prior, const V3<E, T>& sigma,
-                     const V3<E, T>& eps, const LatentOptions options) {
+                     const V3<E, T>& eps, const LatentOptions options, const V3<E, double>& saved_e = {}) {
   (void)sigma;
   const std::int64_t batch = dz.extent(0), rows = dz.extent(1), k = dz.extent(2);
   const double log_prior_scale = compat::log(options.prior_scale);
   const bool want_post = present(dpost), want_prior = options.learned_prior && present(dprior);
+  const bool with_saved_e = present(saved_e);
   Kokkos::parallel_for(
       "hnet::latent_backward", Kokkos::RangePolicy<E>(exec, 0, batch * rows * k),
       KOKKOS_LAMBDA(const std::int64_t flat) {
@@ -131,7 +147,9 @@ void latent_backward(const E& exec, const V3<E, T>& dpost, const V3<E, T>& dprio
         const double mu = post(b, r, c), up = dkl(b), g = dz(b, r, c);
         latent_detail::Spread q, p;
         double mu_pr;
-        latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, q, p, mu_pr);
+        // ln σ is not needed here: the bounded σ takes no logarithm at all.
+        const double e = with_saved_e ? saved_e(b, r, c) : latent_detail::exp_neg_abs(post(b, r, k + c));
+        latent_detail::spreads(post, prior, b, r, k, c, options, log_prior_scale, e, false, q, p, mu_pr);
         const double inv_var = 1.0 / (p.sigma * p.sigma), gap = mu - mu_pr;
         if (want_post) {
           dpost(b, r, c) += static_cast<T>(g + up * gap * inv_var);

@@ -94,6 +94,7 @@ struct LatentBuffers {
   V3 post, prior, z, sigma, eps, dz, dpost, dprior;
   hnet::View2<double> kl_rows;
   hnet::View1<double> dkl;
+  hnet::View3<double> exp_rho;  // the forward's exp(−|ρ|), kept for the backward as the model does
   hk::LatentOptions options;
   explicit LatentBuffers(const Size& s)
       : B(s.B),
@@ -108,7 +109,8 @@ struct LatentBuffers {
         dpost("hnet::bench::dpost", B, R, 2 * k),
         dprior("hnet::bench::dprior", B, R, 2 * k),
         kl_rows("hnet::bench::kl_rows", B, R),
-        dkl("hnet::bench::dkl", B) {
+        dkl("hnet::bench::dkl", B),
+        exp_rho("hnet::bench::exp_rho", B, R, k) {
     Kokkos::deep_copy(post, 0.5f), Kokkos::deep_copy(dz, 1.0f), Kokkos::deep_copy(dkl, 1e-3);
     options.seed = 1, options.step = 2;
   }
@@ -119,7 +121,7 @@ void BM_LatentForward(benchmark::State& state) {
   LatentBuffers buf(s);
   hnet::ExecSpace exec;
   for (auto _ : state) {
-    hk::latent_forward(exec, buf.z, buf.kl_rows, buf.sigma, buf.eps, buf.post, V3(), buf.options);
+    hk::latent_forward(exec, buf.z, buf.kl_rows, buf.sigma, buf.eps, buf.post, V3(), buf.options, buf.exp_rho);
     exec.fence();
   }
   const double elements = double(buf.B) * buf.R * buf.k;
@@ -131,9 +133,10 @@ void BM_LatentBackward(benchmark::State& state) {
   const Size& s = size_of(state);
   LatentBuffers buf(s);
   hnet::ExecSpace exec;
-  hk::latent_forward(exec, buf.z, buf.kl_rows, buf.sigma, buf.eps, buf.post, V3(), buf.options);
+  hk::latent_forward(exec, buf.z, buf.kl_rows, buf.sigma, buf.eps, buf.post, V3(), buf.options, buf.exp_rho);
   for (auto _ : state) {
-    hk::latent_backward(exec, buf.dpost, V3(), buf.dz, buf.dkl, buf.post, V3(), buf.sigma, buf.eps, buf.options);
+    hk::latent_backward(exec, buf.dpost, V3(), buf.dz, buf.dkl, buf.post, V3(), buf.sigma, buf.eps, buf.options,
+                        buf.exp_rho);
     exec.fence();
   }
   const double elements = double(buf.B) * buf.R * buf.k;

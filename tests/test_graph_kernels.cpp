@@ -308,8 +308,10 @@ TEST(GraphAttention, AssignedEdgeGradientsOverwriteWhatTheBuffersHeld) {
 
 namespace {
 
+// saved: the forward keeps exp(−|ρ|) for the backward (as the model does); the same bits either way.
 template <class T>
-Outputs run_latent(std::int64_t B, std::int64_t R, std::int64_t k, hk::LatentOptions options, const Outputs& in) {
+Outputs run_latent(std::int64_t B, std::int64_t R, std::int64_t k, hk::LatentOptions options, const Outputs& in,
+                   bool saved = false) {
   using V3 = hnet::View3<T>;
   const V3 post = view<T>("post", in[0], B, R, 2 * k), prior = view<T>("prior", in[1], B, R, 2 * k);
   const V3 dz = view<T>("dz", in[2], B, R, k);
@@ -318,8 +320,9 @@ Outputs run_latent(std::int64_t B, std::int64_t R, std::int64_t k, hk::LatentOpt
       dprior("dprior", B, R, 2 * k);
   hnet::View2<double> kl_rows("kl_rows", B, R);
   const V3 prior_arg = options.learned_prior ? prior : V3();
-  hk::latent_forward(hnet::ExecSpace(), z, kl_rows, sigma, eps, post, prior_arg, options);
-  hk::latent_backward(hnet::ExecSpace(), dpost, dprior, dz, dkl, post, prior_arg, sigma, eps, options);
+  const hnet::View3<double> exp_rho = saved ? hnet::View3<double>("exp_rho", B, R, k) : hnet::View3<double>();
+  hk::latent_forward(hnet::ExecSpace(), z, kl_rows, sigma, eps, post, prior_arg, options, exp_rho);
+  hk::latent_backward(hnet::ExecSpace(), dpost, dprior, dz, dkl, post, prior_arg, sigma, eps, options, exp_rho);
   return {to_vector(z), to_vector(kl_rows), to_vector(sigma), to_vector(eps), to_vector(dpost), to_vector(dprior)};
 }
 
@@ -363,6 +366,24 @@ TEST(LatentChannel, ForwardMatchesHostReference) {
           }
       expect_near(got[0], z, 1e-12, "z");
       expect_near(got[1], kl, 1e-12, "kl_rows");
+    }
+}
+
+// The backward from the forward's saved exp(−|ρ|) (the model's way: no exp and, bounded, no log)
+// against the backward that recomputes it: every output bit for bit, in float and double.
+TEST(LatentChannel, SavedSpreadGivesTheSameBits) {
+  const std::int64_t B = 3, R = 9, k = 4;
+  for (auto kind : {hk::SigmaKind::bounded, hk::SigmaKind::softplus})
+    for (bool learned : {false, true}) {
+      const hk::LatentOptions o = some_options(kind, learned);
+      Outputs in = latent_inputs(B, R, k, 450);
+      for (double& rho : in[0]) rho *= 4;  // both signs of ρ, far into either tail
+      const Outputs apart = run_latent<float>(B, R, k, o, in), saved = run_latent<float>(B, R, k, o, in, true);
+      const Outputs apart_d = run_latent<double>(B, R, k, o, in), saved_d = run_latent<double>(B, R, k, o, in, true);
+      for (std::size_t j = 0; j < apart.size(); ++j) {
+        expect_bits(saved[j], apart[j], ("float output " + std::to_string(j)).c_str());
+        expect_bits(saved_d[j], apart_d[j], ("double output " + std::to_string(j)).c_str());
+      }
     }
 }
 

@@ -226,6 +226,7 @@ struct LatentActs {
   Normed<T> cat_ln, prior_ln;
   View3<T> sigma, eps, after;  // `after` = state + inject(z): the stream value after this level
   Kokkos::View<double**, Kokkos::LayoutRight, MemSpace> kl_rows;
+  Kokkos::View<double***, Kokkos::LayoutRight, MemSpace> exp_rho;  // e^−|ρ| of the posterior, for backward
 
   // Assigned gradients: latent_backward's first writer of each is called with Accumulate::no.
   static constexpr GradStart first = GradStart::assigned;
@@ -233,7 +234,8 @@ struct LatentActs {
       : cat(a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k, first)),
         cat_ln(a, p + "cat_ln", R, 2 * d, first), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
         after(a.view(p + "after", R, d)),
-        kl_rows(a.template make<decltype(kl_rows)>(p + "kl_rows", a.batch, R)) {
+        kl_rows(a.template make<decltype(kl_rows)>(p + "kl_rows", a.batch, R)),
+        exp_rho(a.template make<decltype(exp_rho)>(p + "exp_rho", a.batch, R, k)) {
     if (learned) {
       prior = a.act(p + "prior", R, 2 * k);
       prior_ln = Normed<T>(a, p + "prior_ln", R, d);
@@ -544,7 +546,8 @@ struct Model<T>::Impl {
       layernorm(a.prior_ln, state, o.ln_prior);
       linear(a.prior.v, a.prior_ln.out.v, o.prior);
     }
-    hk::latent_forward(exec, a.z.v, a.kl_rows, a.sigma, a.eps, a.post.v, a.prior.v, latent_options(level, edges));
+    hk::latent_forward(exec, a.z.v, a.kl_rows, a.sigma, a.eps, a.post.v, a.prior.v, latent_options(level, edges),
+                       a.exp_rho);
     hk::kl_sum_forward(exec, kl, a.kl_rows);
     linear_residual(a.after, state, a.z.v, o.inject);
   }
@@ -554,7 +557,7 @@ struct Model<T>::Impl {
                        const View3<T>& dstate, const View3<T>& dencoded, std::int64_t level, bool edges) {
     linear_back(a.z.g, dstate, a.z.v, o.inject, Bias::apply, Add::no);
     hk::latent_backward(exec, a.post.g, a.prior.g, a.z.g, dkl, a.post.v, a.prior.v, a.sigma, a.eps,
-                        latent_options(level, edges));
+                        latent_options(level, edges), a.exp_rho);
     if (L.shape.prior == Prior::learned) {
       linear_back(a.prior_ln.out.g, a.prior.g, a.prior_ln.out.v, o.prior);
       layernorm_back(dstate, a.prior_ln, state, o.ln_prior);
