@@ -128,9 +128,9 @@ void latent_forward(const E& exec, const V3<E, T>& z, const V2<E, double>& kl_ro
 }
 
 // dkl: [B], dJ/d(total KL of network b), the upstream of every row's KL. dpost += ...; dprior +=
-// ... with learned_prior. σ is recomputed in double from ρ (its derivatives need sigmoid(ρ) anyway),
-// so the saved sigma is not read; it stays in the signature so callers keep one set of caches.
-// saved_e: latent_forward's, when it was given one (the same bits either way).
+// ... with learned_prior. σ is recomputed in double from ρ (its derivatives need sigmoid(ρ) anyway)
+// and saved_e, latent_forward's exp(−|ρ|) when it kept one (the same bits either way), so the saved
+// sigma is not read; it stays in the signature so callers keep one set of caches.
 template <class E, class T>
 void latent_backward(const E& exec, const V3<E, T>& dpost, const V3<E, T>& dprior, const V3<E, T>& dz,
                      const V1<E, double>& dkl, const V3<E, T>& post, const V3<E, T>& prior, const V3<E, T>& sigma,
