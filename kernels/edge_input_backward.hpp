@@ -27,11 +27,6 @@ bool edge_input_backward_fused(const E& exec, std::int64_t networks) {
 
 namespace edge_input_backward_detail {
 
-template <class T, class Member>
-KOKKOS_INLINE_FUNCTION T* scratch_array(const Member& team, std::int64_t count) {
-  return static_cast<T*>(team.team_scratch(1).get_shmem_aligned(count * sizeof(T), alignof(double)));
-}
-
 template <class E, int NR, class T>
 void backward_by_network(const E& exec, const V3<E, T>& de, const V3<E, T>& dh, const V2<E, T>& dP,
                          const V3<E, T>& dy, std::int64_t off_w, const V3<E, T>& e, const V3<E, T>& h,
@@ -48,8 +43,8 @@ void backward_by_network(const E& exec, const V3<E, T>& de, const V3<E, T>& dh, 
   const auto source = graph.edge_source, target = graph.edge_target;
   // Per network: NetworkSums, Wᵀ, the tile's rows of the layer's dx (the layer norm's dy), and
   // one regathered row and its dx.
-  const std::size_t scratch =
-      NetworkSums::bytes(C, nodes, d) + (C * Cout + MR * C + 2 * C) * sizeof(T) + 4 * alignof(double);
+  const std::size_t scratch = NetworkSums::bytes(C, nodes, d) + scratch_bytes<T>(C * Cout) +
+                              scratch_bytes<T>(MR * C) + 2 * scratch_bytes<T>(C);
   Kokkos::parallel_for(
       "hnet::edge_input_backward", Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(scratch)),
       KOKKOS_LAMBDA(const Member& team) {

@@ -32,6 +32,16 @@ KOKKOS_INLINE_FUNCTION void gather_row(T* row, const T* er, const T* hs, const T
   for (std::int64_t c = 0; c < d; ++c) row[2 * d + c] = ht[c];
 }
 
+// An array of `count` T in a team's level-1 scratch, and the scratch size to request for it.
+template <class T>
+std::size_t scratch_bytes(std::int64_t count) {
+  return count * sizeof(T) + alignof(double);
+}
+template <class T, class Member>
+KOKKOS_INLINE_FUNCTION T* scratch_array(const Member& team, std::int64_t count) {
+  return static_cast<T*>(team.team_scratch(1).get_shmem_aligned(count * sizeof(T), alignof(double)));
+}
+
 // One network's sums in the backward, in its team's scratch: the gain and bias sums and the node
 // sums, in double.
 struct NetworkSums {
@@ -39,12 +49,11 @@ struct NetworkSums {
   double* dbias;  // [C]
   double* dnode;  // [nodes][d]
   static std::size_t bytes(std::int64_t C, std::int64_t nodes, std::int64_t d) {
-    return (2 * C + nodes * d) * sizeof(double) + alignof(double);
+    return scratch_bytes<double>(2 * C + nodes * d);
   }
   template <class Member>
   KOKKOS_INLINE_FUNCTION NetworkSums(const Member& team, std::int64_t C, std::int64_t nodes, std::int64_t d) {
-    const std::size_t sums_bytes = (2 * C + nodes * d) * sizeof(double);
-    dgain = static_cast<double*>(team.team_scratch(1).get_shmem_aligned(sums_bytes, alignof(double)));
+    dgain = scratch_array<double>(team, 2 * C + nodes * d);
     dbias = dgain + C;
     dnode = dbias + C;
     for (std::int64_t c = 0; c < 2 * C + nodes * d; ++c) dgain[c] = 0.0;
@@ -129,14 +138,14 @@ void edge_inputs_layernorm_backward(const E& exec, const V3<E, T>& de, const V3<
   const bool with_de = present(de), with_dh = present(dh);
   const auto source = graph.edge_source, target = graph.edge_target;
   // Per network: NetworkSums, the regathered row and its dx.
-  const std::size_t scratch = NetworkSums::bytes(C, nodes, d) + 2 * (C * sizeof(T) + alignof(double));
+  const std::size_t scratch = NetworkSums::bytes(C, nodes, d) + 2 * scratch_bytes<T>(C);
   Kokkos::parallel_for(
       "hnet::edge_layernorm_backward", Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(scratch)),
       KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank();
         const NetworkSums sums(team, C, nodes, d);
-        T* const xr = static_cast<T*>(team.team_scratch(1).get_shmem_aligned(C * sizeof(T), alignof(double)));
-        T* const dxr = static_cast<T*>(team.team_scratch(1).get_shmem_aligned(C * sizeof(T), alignof(double)));
+        T* const xr = scratch_array<T>(team, C);
+        T* const dxr = scratch_array<T>(team, C);
         const T* gain = &P(b, off_gain);
         for (std::int64_t k = 0; k < edges; ++k) {
           const T* dyr = &dy(b, k, 0);
