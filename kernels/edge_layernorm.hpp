@@ -32,16 +32,6 @@ KOKKOS_INLINE_FUNCTION void gather_row(T* row, const T* er, const T* hs, const T
   for (std::int64_t c = 0; c < d; ++c) row[2 * d + c] = ht[c];
 }
 
-// An array of `count` T in a team's level-1 scratch, and the scratch size to request for it.
-template <class T>
-std::size_t scratch_bytes(std::int64_t count) {
-  return count * sizeof(T) + alignof(double);
-}
-template <class T, class Member>
-KOKKOS_INLINE_FUNCTION T* scratch_array(const Member& team, std::int64_t count) {
-  return static_cast<T*>(team.team_scratch(1).get_shmem_aligned(count * sizeof(T), alignof(double)));
-}
-
 // One network's sums in the backward, in its team's scratch: the gain and bias sums and the node
 // sums, in double.
 struct NetworkSums {

@@ -3,6 +3,8 @@
 // host, MPI, HDF5 or checkpoint boundary is LayoutRight, so flat copies are well defined.
 #include <Kokkos_Core.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 namespace hnet {
@@ -53,6 +55,17 @@ enum class Accumulate { no, yes };
 template <class T>
 KOKKOS_FORCEINLINE_FUNCTION void write_or_add(T& out, const T value, const bool add) {
   out = add ? out + value : value;
+}
+
+// An array of `count` T in a team's level-1 scratch, and the scratch size to request for it (each
+// array aligned for doubles).
+template <class T>
+std::size_t scratch_bytes(std::int64_t count) {
+  return count * sizeof(T) + alignof(double);
+}
+template <class T, class Member>
+KOKKOS_INLINE_FUNCTION T* scratch_array(const Member& team, std::int64_t count) {
+  return static_cast<T*>(team.team_scratch(1).get_shmem_aligned(count * sizeof(T), alignof(double)));
 }
 
 // An optional view argument is passed as a default-constructed View.

@@ -12,6 +12,7 @@
 
 #include "gradcheck.hpp"
 #include "hnet/graph.hpp"
+#include "kernels/concat_layernorm.hpp"
 #include "kernels/edge_input_backward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
@@ -250,6 +251,33 @@ TEST(EdgeInputBackwardGradcheck, EveryElement) {
   EXPECT_EQ(check("edge_input_backward de", he, de.delta(), objective), 0);
   EXPECT_EQ(check("edge_input_backward dh", hh, dh.delta(), objective), 0);
   EXPECT_EQ(check("edge_input_backward dP", hP, dP.delta(), objective), 0);
+}
+
+// The latent channel's concatenation and its layer norm fused (kernels/concat_layernorm.hpp): da,
+// db and the gain and bias gradients of the one-pass backward against central differences of the
+// one-pass forward.
+TEST(ConcatLayerNormGradcheck, EveryElement) {
+  const std::int64_t B = 2, R = 3, Ca = 4, Cb = 5, C = Ca + Cb;
+  const std::int64_t off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
+  V3 a("a", B, R, Ca), b("b", B, R, Cb), y("y", B, R, C), dy("dy", B, R, C);
+  V2 mean("mean", B, R), rstd("rstd", B, R), P("P", B, p);
+  auto ha = random_vector(a.span(), 81, 1.5, 0.3), hb = random_vector(b.span(), 82);
+  auto hP = random_vector(P.span(), 83, 1.0, 0.5);
+  const auto up = random_vector(y.span(), 84);
+  auto objective = [&]() {
+    from_vector(a, ha), from_vector(b, hb), from_vector(P, hP);
+    hk::concat_layernorm_forward(hnet::ExecSpace(), y, mean, rstd, a, b, P, off_gain, off_bias);
+    return dot(up, to_vector(y));
+  };
+  objective();
+  GradBuffer<V3> da(V3("da", B, R, Ca), 85), db(V3("db", B, R, Cb), 86);
+  GradBuffer<V2> dP(V2("dP", B, p), 87);
+  from_vector(dy, up);
+  hk::concat_layernorm_backward(hnet::ExecSpace(), da.view, db.view, dP.view, dy, a, b, P, mean, rstd, off_gain,
+                                off_bias);
+  EXPECT_EQ(check("concat_layernorm da", ha, da.delta(), objective), 0);
+  EXPECT_EQ(check("concat_layernorm db", hb, db.delta(), objective), 0);
+  EXPECT_EQ(check("concat_layernorm dP", hP, dP.delta(), objective), 0);
 }
 
 TEST(ConcatGradcheck, EveryElement) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hnet/graph.hpp"
+#include "kernels/concat_layernorm.hpp"
 #include "kernels/edge_input_backward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
@@ -364,6 +365,55 @@ void expect_fused_edge_layernorm_bits(std::int64_t n, std::int64_t m, std::int64
 TEST(EdgeLayerNorm, FusedGivesTheBitsOfTheGatherAndTheLayerNorm) {
   expect_fused_edge_layernorm_bits(3, 4, 5);
   expect_fused_edge_layernorm_bits(16, 48, 16);
+}
+
+// The latent channel's concatenation and its layer norm in one pass (kernels/concat_layernorm.hpp)
+// against concat_forward + layernorm_forward and layernorm_backward (dx assigned) +
+// concat_backward, in float: the same y, mean, rstd and the same da, db, dP bits, added to
+// non-zero buffers (db absent once, as when the encoder needs no gradient). Widths 5 + 7 give the
+// row sums ragged tails; 64 + 64 is the paper's edge level (816 rows).
+void expect_concat_layernorm_bits(std::int64_t R, std::int64_t ca, std::int64_t cb, bool with_db) {
+  using F3 = hnet::View3<float>;
+  using F2 = hnet::View2<float>;
+  const hnet::ExecSpace exec;
+  const std::int64_t B = 2 * exec.concurrency() + 1, C = ca + cb, off_gain = 3, off_bias = C + 4, p = 2 * C + 6;
+  ASSERT_TRUE(hk::concat_layernorm_fused(exec, B));
+  const auto a = view3<float>(random_vector(B * R * ca, 41, 1.5, 0.4), B, R, ca);
+  const auto b = view3<float>(random_vector(B * R * cb, 42), B, R, cb);
+  const auto P = view2<float>(random_vector(B * p, 43, 0.3, 1.0), B, p);
+  const auto dy = view3<float>(random_vector(B * R * C, 44), B, R, C);
+  const Vec da0 = random_vector(B * R * ca, 45), db0 = random_vector(B * R * cb, 46), dP0 = random_vector(B * p, 47);
+  std::vector<Vec> fused, apart;
+  {
+    F3 y("y", B, R, C);
+    F2 mean("mean", B, R), rstd("rstd", B, R);
+    auto da = view3<float>(da0, B, R, ca), db = with_db ? view3<float>(db0, B, R, cb) : F3();
+    auto dP = view2<float>(dP0, B, p);
+    hk::concat_layernorm_forward(exec, y, mean, rstd, a, b, P, off_gain, off_bias);
+    hk::concat_layernorm_backward(exec, da, db, dP, dy, a, b, P, mean, rstd, off_gain, off_bias);
+    fused = {to_vector(y), to_vector(mean), to_vector(rstd), to_vector(da), with_db ? to_vector(db) : Vec(),
+             to_vector(dP)};
+  }
+  {
+    F3 x("x", B, R, C), y("y", B, R, C), dx("dx", B, R, C);
+    F2 mean("mean", B, R), rstd("rstd", B, R);
+    auto da = view3<float>(da0, B, R, ca), db = with_db ? view3<float>(db0, B, R, cb) : F3();
+    auto dP = view2<float>(dP0, B, p);
+    hk::concat_forward(exec, x, a, b);
+    hk::layernorm_forward(exec, y, mean, rstd, x, P, off_gain, off_bias);
+    hk::layernorm_backward(exec, dx, dP, dy, x, P, mean, rstd, off_gain, off_bias, hk::Accumulate::no);
+    hk::concat_backward(exec, da, db, dx);
+    apart = {to_vector(y), to_vector(mean), to_vector(rstd), to_vector(da), with_db ? to_vector(db) : Vec(),
+             to_vector(dP)};
+  }
+  const char* names[] = {"y", "mean", "rstd", "da", "db", "dP"};
+  for (std::size_t k = 0; k < fused.size(); ++k) EXPECT_EQ(fused[k], apart[k]) << names[k];
+}
+
+TEST(ConcatLayerNorm, FusedGivesTheBitsOfTheConcatAndTheLayerNorm) {
+  expect_concat_layernorm_bits(6, 5, 7, true);
+  expect_concat_layernorm_bits(6, 5, 7, false);
+  expect_concat_layernorm_bits(816, 64, 64, true);
 }
 
 // The first edge-MLP layer's dx fused with the edge input's layer-norm backward

@@ -17,6 +17,7 @@
 #include "kernels/accumulate.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/beta_conditioning.hpp"
+#include "kernels/concat_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/identity.hpp"
 #include "kernels/generated_mlp.hpp"
@@ -230,8 +231,11 @@ struct LatentActs {
 
   // Assigned gradients: latent_backward's first writer of each is called with Accumulate::no.
   static constexpr GradStart first = GradStart::assigned;
-  LatentActs(Allocator<T>& a, const std::string& p, std::int64_t R, std::int64_t d, std::int64_t k, bool learned)
-      : cat(a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k, first)),
+  // fused: the concatenation and its layer norm run as one kernel (kernels/concat_layernorm.hpp),
+  // which keeps the concatenation out of memory: no views for cat and its gradient.
+  LatentActs(Allocator<T>& a, const std::string& p, std::int64_t R, std::int64_t d, std::int64_t k, bool learned,
+             bool fused)
+      : cat(fused ? Act<T>() : a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k, first)),
         cat_ln(a, p + "cat_ln", R, 2 * d, first), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
         after(a.view(p + "after", R, d)),
         kl_rows(a.template make<decltype(kl_rows)>(p + "kl_rows", a.batch, R)),
@@ -290,6 +294,7 @@ struct Model<T>::Impl {
   double flops = 0.0;
   bool fuse_edge_layernorm = false;  // kernels/edge_layernorm.hpp: where a network per thread allows it
   bool fuse_edge_input_backward = false;  // kernels/edge_input_backward.hpp: 4 networks per host thread
+  bool fuse_latent_concat = false;  // kernels/concat_layernorm.hpp: where a network per thread allows it
 
   // arenas: the gradient arenas' sizes from a counting pass (ignored when counting).
   Impl(const HypernetLayout& layout, std::int64_t batch, std::int64_t n_, std::int64_t m_, std::int64_t samples,
@@ -332,14 +337,15 @@ struct Model<T>::Impl {
     const bool learned = s.prior == Prior::learned;
     fuse_edge_layernorm = hk::edge_layernorm_fused(exec, B);
     fuse_edge_input_backward = hk::edge_input_backward_fused(exec, B);
+    fuse_latent_concat = hk::concat_layernorm_fused(exec, B);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const std::string level = std::to_string(l);
       enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
       dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
       enc_extra_dh.push_back(alloc.grad(N, d));
       enc_extra_de.push_back(alloc.grad(Edges, d));
-      node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned);
-      edge_latents.emplace_back(alloc, "lat" + level + "_edges_", Edges, d, k, learned);
+      node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned, fuse_latent_concat);
+      edge_latents.emplace_back(alloc, "lat" + level + "_edges_", Edges, d, k, learned, fuse_latent_concat);
     }
 
     // The read-out's assigned gradients: backward's first writer of each is called with Accumulate::no.
@@ -538,8 +544,13 @@ struct Model<T>::Impl {
 
   void latent_forward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& encoded,
                       const View3<T>& identity, std::int64_t level, bool edges) {
-    hk::concat_forward(exec, a.cat.v, state, encoded);
-    layernorm(a.cat_ln, a.cat.v, o.ln_post);
+    if (fuse_latent_concat) {
+      hk::concat_layernorm_forward(exec, a.cat_ln.out.v, a.cat_ln.mean, a.cat_ln.rstd, state, encoded, P,
+                                   o.ln_post.gain, o.ln_post.bias);
+    } else {
+      hk::concat_forward(exec, a.cat.v, state, encoded);
+      layernorm(a.cat_ln, a.cat.v, o.ln_post);
+    }
     linear(a.post.v, a.cat_ln.out.v, o.post);
     if (o.identity.w >= 0) linear(a.post.v, identity, o.identity, Add::yes);
     if (L.shape.prior == Prior::learned) {
@@ -553,8 +564,9 @@ struct Model<T>::Impl {
   }
 
   // dstate: the stream gradient (dJ/d after on entry, dJ/d state on exit); dencoded: dJ/dĥ^ℓ.
-  void latent_backward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& identity,
-                       const View3<T>& dstate, const View3<T>& dencoded, std::int64_t level, bool edges) {
+  void latent_backward(LatentActs<T>& a, const LatentOffsets& o, const View3<T>& state, const View3<T>& encoded,
+                       const View3<T>& identity, const View3<T>& dstate, const View3<T>& dencoded, std::int64_t level,
+                       bool edges) {
     linear_back(a.z.g, dstate, a.z.v, o.inject, Bias::apply, Add::no);
     hk::latent_backward(exec, a.post.g, a.prior.g, a.z.g, dkl, a.post.v, a.prior.v, a.sigma, a.eps,
                         latent_options(level, edges), a.exp_rho);
@@ -564,6 +576,11 @@ struct Model<T>::Impl {
     }
     if (o.identity.w >= 0) linear_back(View3<T>(), a.post.g, identity, o.identity);
     linear_back(a.cat_ln.out.g, a.post.g, a.cat_ln.out.v, o.post, Bias::apply, Add::no);
+    if (fuse_latent_concat) {
+      hk::concat_layernorm_backward(exec, dstate, dencoded, dP, a.cat_ln.out.g, state, encoded, P, a.cat_ln.mean,
+                                    a.cat_ln.rstd, o.ln_post.gain, o.ln_post.bias);
+      return;
+    }
     layernorm_back(a.cat.g, a.cat_ln, a.cat.v, o.ln_post, Add::no);
     hk::concat_backward(exec, dstate, dencoded, a.cat.g);
   }
@@ -732,8 +749,10 @@ struct Model<T>::Impl {
 
     for (std::int64_t l = s.blocks - 1; l >= 0; --l) {
       BlockActs<T>& a = dec_blocks[l];
-      latent_backward(edge_latents[l], L.edge_latents[l], a.e_mid, r_edges, dec_de, enc_extra_de[l], l, true);
-      latent_backward(node_latents[l], L.node_latents[l], a.h_out, r_nodes, dec_dh, enc_extra_dh[l], l, false);
+      latent_backward(edge_latents[l], L.edge_latents[l], a.e_mid, enc_blocks[l].e_mid, r_edges, dec_de,
+                      enc_extra_de[l], l, true);
+      latent_backward(node_latents[l], L.node_latents[l], a.h_out, enc_blocks[l].h_out, r_nodes, dec_dh,
+                      enc_extra_dh[l], l, false);
       const BlockInputs streams = decoder_inputs(l);
       block_backward(a, L.decoder[l], streams.h, streams.e, dec_dh, dec_de);
     }
