@@ -353,6 +353,8 @@ std::string group_of(const std::string& name) {
       {"hnet::attention", "attention (scores, softmax, sums)"},
       {"hnet::layernorm", "layer norm"},
       {"hnet::edge_layernorm", "edge inputs + their layer norm (fused)"},
+      {"hnet::edge_input_backward", "edge MLP's first dx + input layer norm (fused)"},
+      {"hnet::concat_layernorm", "layer norm"},
       {"hnet::swish", "swish"},
       {"hnet::generate_parameters", "P(beta) = P0 + U phi"},
       {"hnet::phi_", "phi MLP"},

@@ -193,31 +193,49 @@ TEST(EdgeInputsGradcheck, EveryElement) {
   EXPECT_EQ(check("edge_inputs dh", hh, dh.delta(), objective), 0);
 }
 
-// The edge input and its layer norm fused (kernels/edge_layernorm.hpp): de, dh and the gain and
-// bias gradients of the one-pass backward against central differences of the one-pass forward.
-TEST(EdgeLayerNormGradcheck, EveryElement) {
-  const auto graph = hnet::build_graph(2, 3);
-  const std::int64_t B = 2, N = graph.nodes, E = graph.edges, d = 3, C = 3 * d;
-  const std::int64_t off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
-  V3 e("e", B, E, d), h("h", B, N, d), y("y", B, E, C), dy("dy", B, E, C);
-  V2 mean("mean", B, E), rstd("rstd", B, E), P("P", B, p);
-  auto he = random_vector(e.span(), 61, 1.5, 0.3), hh = random_vector(h.span(), 62);
-  auto hP = random_vector(P.span(), 63, 1.0, 0.5);
-  const auto up = random_vector(y.span(), 64);
+// A layer norm whose row is formed from two inputs inside the kernel (the edge gather, the
+// concatenation): the gradients of both inputs and of the gain and bias, from the one-pass
+// backward, against central differences of the one-pass forward. rows: the layer norm's rows;
+// seeds seed … seed + 6.
+template <class Forward, class Backward>
+void check_two_input_layernorm(const std::string& name, V3 first, V3 second, std::int64_t rows, std::int64_t C,
+                               unsigned seed, Forward forward, Backward backward) {
+  const std::int64_t B = first.extent(0), off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
+  V3 y("y", B, rows, C), dy("dy", B, rows, C);
+  V2 mean("mean", B, rows), rstd("rstd", B, rows), P("P", B, p);
+  auto h1 = random_vector(first.span(), seed, 1.5, 0.3), h2 = random_vector(second.span(), seed + 1);
+  auto hP = random_vector(P.span(), seed + 2, 1.0, 0.5);
+  const auto up = random_vector(y.span(), seed + 3);
   auto objective = [&]() {
-    from_vector(e, he), from_vector(h, hh), from_vector(P, hP);
-    hk::edge_inputs_layernorm_forward(hnet::ExecSpace(), y, mean, rstd, e, h, graph, P, off_gain, off_bias);
+    from_vector(first, h1), from_vector(second, h2), from_vector(P, hP);
+    forward(y, mean, rstd, first, second, P, off_gain, off_bias);
     return dot(up, to_vector(y));
   };
   objective();
-  GradBuffer<V3> de(V3("de", B, E, d), 65), dh(V3("dh", B, N, d), 66);
-  GradBuffer<V2> dP(V2("dP", B, p), 67);
+  GradBuffer<V3> d1(V3("d1", B, first.extent(1), first.extent(2)), seed + 4),
+      d2(V3("d2", B, second.extent(1), second.extent(2)), seed + 5);
+  GradBuffer<V2> dP(V2("dP", B, p), seed + 6);
   from_vector(dy, up);
-  hk::edge_inputs_layernorm_backward(hnet::ExecSpace(), de.view, dh.view, dP.view, dy, e, h, graph, P, mean, rstd,
-                                     off_gain, off_bias);
-  EXPECT_EQ(check("edge_layernorm de", he, de.delta(), objective), 0);
-  EXPECT_EQ(check("edge_layernorm dh", hh, dh.delta(), objective), 0);
-  EXPECT_EQ(check("edge_layernorm dP", hP, dP.delta(), objective), 0);
+  backward(d1.view, d2.view, dP.view, dy, first, second, P, mean, rstd, off_gain, off_bias);
+  EXPECT_EQ(check(name + " d1", h1, d1.delta(), objective), 0);
+  EXPECT_EQ(check(name + " d2", h2, d2.delta(), objective), 0);
+  EXPECT_EQ(check(name + " dP", hP, dP.delta(), objective), 0);
+}
+
+// The edge input and its layer norm fused (kernels/edge_layernorm.hpp): de, dh, dgain, dbias.
+TEST(EdgeLayerNormGradcheck, EveryElement) {
+  const auto graph = hnet::build_graph(2, 3);
+  const std::int64_t B = 2, N = graph.nodes, E = graph.edges, d = 3;
+  check_two_input_layernorm(
+      "edge_layernorm", V3("e", B, E, d), V3("h", B, N, d), E, 3 * d, 61,
+      [&graph](const V3& y, const V2& mean, const V2& rstd, const V3& e, const V3& h, const V2& P, std::int64_t og,
+               std::int64_t ob) {
+        hk::edge_inputs_layernorm_forward(hnet::ExecSpace(), y, mean, rstd, e, h, graph, P, og, ob);
+      },
+      [&graph](const V3& de, const V3& dh, const V2& dP, const V3& dy, const V3& e, const V3& h, const V2& P,
+               const V2& mean, const V2& rstd, std::int64_t og, std::int64_t ob) {
+        hk::edge_inputs_layernorm_backward(hnet::ExecSpace(), de, dh, dP, dy, e, h, graph, P, mean, rstd, og, ob);
+      });
 }
 
 // The edge MLP's first layer's dx and the edge input's layer norm fused in the backward
@@ -254,30 +272,13 @@ TEST(EdgeInputBackwardGradcheck, EveryElement) {
 }
 
 // The latent channel's concatenation and its layer norm fused (kernels/concat_layernorm.hpp): da,
-// db and the gain and bias gradients of the one-pass backward against central differences of the
-// one-pass forward.
+// db, dgain, dbias.
 TEST(ConcatLayerNormGradcheck, EveryElement) {
-  const std::int64_t B = 2, R = 3, Ca = 4, Cb = 5, C = Ca + Cb;
-  const std::int64_t off_gain = 1, off_bias = C + 2, p = 2 * C + 3;
-  V3 a("a", B, R, Ca), b("b", B, R, Cb), y("y", B, R, C), dy("dy", B, R, C);
-  V2 mean("mean", B, R), rstd("rstd", B, R), P("P", B, p);
-  auto ha = random_vector(a.span(), 81, 1.5, 0.3), hb = random_vector(b.span(), 82);
-  auto hP = random_vector(P.span(), 83, 1.0, 0.5);
-  const auto up = random_vector(y.span(), 84);
-  auto objective = [&]() {
-    from_vector(a, ha), from_vector(b, hb), from_vector(P, hP);
-    hk::concat_layernorm_forward(hnet::ExecSpace(), y, mean, rstd, a, b, P, off_gain, off_bias);
-    return dot(up, to_vector(y));
-  };
-  objective();
-  GradBuffer<V3> da(V3("da", B, R, Ca), 85), db(V3("db", B, R, Cb), 86);
-  GradBuffer<V2> dP(V2("dP", B, p), 87);
-  from_vector(dy, up);
-  hk::concat_layernorm_backward(hnet::ExecSpace(), da.view, db.view, dP.view, dy, a, b, P, mean, rstd, off_gain,
-                                off_bias);
-  EXPECT_EQ(check("concat_layernorm da", ha, da.delta(), objective), 0);
-  EXPECT_EQ(check("concat_layernorm db", hb, db.delta(), objective), 0);
-  EXPECT_EQ(check("concat_layernorm dP", hP, dP.delta(), objective), 0);
+  const std::int64_t B = 2, R = 3, Ca = 4, Cb = 5;
+  check_two_input_layernorm(
+      "concat_layernorm", V3("a", B, R, Ca), V3("b", B, R, Cb), R, Ca + Cb, 81,
+      [](auto&&... args) { hk::concat_layernorm_forward(hnet::ExecSpace(), args...); },
+      [](auto&&... args) { hk::concat_layernorm_backward(hnet::ExecSpace(), args...); });
 }
 
 TEST(ConcatGradcheck, EveryElement) {

@@ -235,7 +235,8 @@ struct LatentActs {
   // which keeps the concatenation out of memory: no views for cat and its gradient.
   LatentActs(Allocator<T>& a, const std::string& p, std::int64_t R, std::int64_t d, std::int64_t k, bool learned,
              bool fused)
-      : cat(fused ? Act<T>() : a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)), z(a.act(p + "z", R, k, first)),
+      : cat(fused ? Act<T>() : a.act(p + "cat", R, 2 * d, first)), post(a.act(p + "post", R, 2 * k)),
+        z(a.act(p + "z", R, k, first)),
         cat_ln(a, p + "cat_ln", R, 2 * d, first), sigma(a.view(p + "sigma", R, k)), eps(a.view(p + "eps", R, k)),
         after(a.view(p + "after", R, d)),
         kl_rows(a.template make<decltype(kl_rows)>(p + "kl_rows", a.batch, R)),
