@@ -11,7 +11,6 @@
 // layernorm_backward_by_network) copies the row again, forms its dx in scratch, adds the gain and
 // bias terms and adds dx's two parts to da and db, as concat_backward adds them.
 #include <cstdint>
-#include <stdexcept>
 
 #include "kernels/layernorm.hpp"
 #include "kernels/views.hpp"
