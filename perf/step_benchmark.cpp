@@ -14,7 +14,7 @@
 //   OMP_NUM_THREADS=2 OMP_PROC_BIND=false build/bin/hnet_step_benchmark
 //   ... --benchmark_filter=TrainStep/paper --benchmark_repetitions=3   (Google Benchmark flags)
 //   ... --profile_steps=N   (steps per configuration in the kernel profile; 0: no profile)
-//   ... --interleaved_rounds=N   (SGEMM and step interleaved, N rounds per configuration; 0: none)
+//   ... --interleaved_rounds=N   (SGEMM, copy and step interleaved, N rounds per configuration; 0: none)
 // The decks are read from inputs/quick.toml and inputs/paper.toml when run from the repository
 // root, else built-in copies of their model, target and train sections are used.
 #include <benchmark/benchmark.h>
@@ -217,20 +217,33 @@ void BM_Sgemm(benchmark::State& state) {
 }
 BENCHMARK(BM_Sgemm)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
-void BM_StreamCopy(benchmark::State& state) {
-  const std::int64_t n = state.range(0);
-  hnet::View1<float> a("hnet::step_benchmark::a", n), b("hnet::step_benchmark::b", n);
-  Kokkos::deep_copy(b, 1.0f);
-  auto copy = [&] {
+// a[i] = b[i] over two float arrays of n elements, a Kokkos kernel; rate(): bursts of at least
+// `seconds`, as GB/s in STREAM's convention (bytes read + bytes written, no write-allocate traffic).
+class CopyBurst {
+ public:
+  explicit CopyBurst(std::int64_t n) : a_("hnet::step_benchmark::a", n), b_("hnet::step_benchmark::b", n) {
+    Kokkos::deep_copy(b_, 1.0f);
+    run_once();  // first touch of a
+  }
+  double bytes() const { return 2.0 * sizeof(float) * static_cast<double>(a_.extent(0)); }
+  double rate(double seconds) { return bytes() * 1e-9 / seconds_per_call(seconds, 1, [&] { run_once(); }); }
+
+  void run_once() {
+    const hnet::View1<float> a = a_, b = b_;
     Kokkos::parallel_for(
-        "hnet::step_benchmark::stream_copy", Kokkos::RangePolicy<hnet::ExecSpace>(0, n),
+        "hnet::step_benchmark::stream_copy", Kokkos::RangePolicy<hnet::ExecSpace>(0, a.extent(0)),
         KOKKOS_LAMBDA(const std::int64_t i) { a(i) = b(i); });
     Kokkos::fence();
-  };
-  copy();  // first touch of a
-  for (auto _ : state) copy();
-  // STREAM's convention: bytes read + bytes written (no write-allocate traffic counted).
-  state.counters["GB/s"] = benchmark::Counter(2.0 * 4.0 * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  }
+
+ private:
+  hnet::View1<float> a_, b_;
+};
+
+void BM_StreamCopy(benchmark::State& state) {
+  CopyBurst copy(state.range(0));
+  for (auto _ : state) copy.run_once();
+  state.counters["GB/s"] = benchmark::Counter(copy.bytes() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_StreamCopy)->Arg(stream_n)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
@@ -394,26 +407,31 @@ void print_table(const std::string& title, const std::map<std::string, Entry>& r
 }  // namespace profile
 
 // ---------------------------------------------------------------------------------------------
-// SGEMM and the step interleaved: S T S T … S in one process, each T's rate set against the mean of
-// the two SGEMM bursts around it. On a shared host the machine's speed drifts over a minute (other
+// SGEMM and the step interleaved: S C T S C T … S in one process, each T's rate set against the mean
+// of the two SGEMM bursts around it. On a shared host the machine's speed drifts over a minute (other
 // tenants, reclaim threads); Google Benchmark measures SGEMM first and the paper step a minute
-// later, so their ratio carries that drift. Interleaving seconds apart cancels most of it.
+// later, so their ratio carries that drift. Interleaving seconds apart cancels most of it. The copy
+// burst C before each T says how much memory bandwidth the host left us in that round: other
+// tenants share the memory system and the L3, and the step (unlike SGEMM) streams its activations.
 
 struct InterleavedRound {
   double sgemm_before = 0, sgemm_after = 0;  // GFLOP/s
+  double copy = 0;                           // GB/s, just before the steps
   double step_seconds = 0;                   // per forward + backward
   double percent = 0;                        // step GFLOP/s / mean SGEMM GFLOP/s
 };
 
-constexpr double interleaved_sgemm_seconds = 0.5, interleaved_step_seconds = 1.0;  // per burst
+constexpr double interleaved_sgemm_seconds = 0.5, interleaved_copy_seconds = 0.25, interleaved_step_seconds = 1.0;
 
 std::vector<InterleavedRound> run_interleaved(const Config& config, int rounds) {
   Stepper s(config);
   s.forward_backward();  // first touch
   SgemmBurst sgemm;
+  CopyBurst copy(stream_n);
   std::vector<InterleavedRound> out(rounds);
   double before = sgemm.rate(interleaved_sgemm_seconds);
   for (InterleavedRound& r : out) {
+    r.copy = copy.rate(interleaved_copy_seconds);
     r.step_seconds = seconds_per_call(interleaved_step_seconds, 2, [&] { s.forward_backward(); });
     r.sgemm_before = before;
     r.sgemm_after = before = sgemm.rate(interleaved_sgemm_seconds);
@@ -423,19 +441,25 @@ std::vector<InterleavedRound> run_interleaved(const Config& config, int rounds) 
   return out;
 }
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 void print_interleaved(const Config& config, int rounds) {
   const std::vector<InterleavedRound> r = run_interleaved(config, rounds);
-  std::vector<double> percent, ms;
-  for (const InterleavedRound& x : r) percent.push_back(x.percent), ms.push_back(1e3 * x.step_seconds);
-  std::sort(percent.begin(), percent.end());
-  std::sort(ms.begin(), ms.end());
-  std::printf("  interleaved %-6s (%d rounds of SGEMM %.1f s | steps >= %.1f s | SGEMM ...): median %.1f%% of SGEMM "
-              "(rounds %.1f-%.1f%%), median step %.2f ms\n",
-              config.name.c_str(), rounds, interleaved_sgemm_seconds, interleaved_step_seconds,
-              percent[percent.size() / 2], percent.front(), percent.back(), ms[ms.size() / 2]);
+  std::vector<double> percent, ms, copy;
+  for (const InterleavedRound& x : r)
+    percent.push_back(x.percent), ms.push_back(1e3 * x.step_seconds), copy.push_back(x.copy);
+  const auto [low, high] = std::minmax_element(percent.begin(), percent.end());
+  const auto [copy_low, copy_high] = std::minmax_element(copy.begin(), copy.end());
+  std::printf("  interleaved %-6s (%d rounds of SGEMM %.1f s | copy %.2f s | steps >= %.1f s | SGEMM ...): median "
+              "%.1f%% of SGEMM (rounds %.1f-%.1f%%), median step %.2f ms, copy %.1f-%.1f GB/s\n",
+              config.name.c_str(), rounds, interleaved_sgemm_seconds, interleaved_copy_seconds,
+              interleaved_step_seconds, median_of(percent), *low, *high, median_of(ms), *copy_low, *copy_high);
   for (std::size_t k = 0; k < r.size(); ++k)
-    std::printf("    round %zu: SGEMM %.1f | step %.2f ms | SGEMM %.1f GFLOP/s -> %.1f%%\n", k + 1, r[k].sgemm_before,
-                1e3 * r[k].step_seconds, r[k].sgemm_after, r[k].percent);
+    std::printf("    round %zu: SGEMM %.1f | copy %.1f GB/s | step %.2f ms | SGEMM %.1f GFLOP/s -> %.1f%%\n", k + 1,
+                r[k].sgemm_before, r[k].copy, 1e3 * r[k].step_seconds, r[k].sgemm_after, r[k].percent);
 }
 
 // Returns the seconds spent in the linear-layer kernels and the counted forward FLOPs.
