@@ -79,6 +79,12 @@ struct GainedGradientTimesNormed {  // g · x̂
   T mu, rs;
   KOKKOS_INLINE_FUNCTION T operator()(std::int64_t c) const { return dy[c] * gain[c] * ((x[c] - mu) * rs); }
 };
+// One row from its μ and rstd: y = (x − μ) · rstd · gain + bias (y may be x). The backward of a
+// fused layer rebuilds y with it from the saved μ and rstd: the forward's bits.
+template <class T>
+KOKKOS_INLINE_FUNCTION void apply_row(T* yr, const T* xr, T mu, T rs, const T* gain, const T* bias, std::int64_t C) {
+  for (std::int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mu) * rs * gain[c] + bias[c];
+}
 // One row: μ and rstd into mean_out / rstd_out, y = (x − μ) · rstd · gain + bias. y may be x (the
 // row normalised in place: each element is read before it is written).
 template <class T>
@@ -90,7 +96,7 @@ KOKKOS_INLINE_FUNCTION void normalize_row(T* yr, T& mean_out, T& rstd_out, const
   const T rs = T(1) / compat::sqrt(var + T(layernorm_eps));
   mean_out = mu;
   rstd_out = rs;
-  for (std::int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - mu) * rs * gain[c] + bias[c];
+  apply_row(yr, xr, mu, rs, gain, bias, C);
 }
 // One row's dx += rstd · (g − mean_c(g) − x̂ · mean_c(g · x̂)) with g = dy · gain (dx = … without add).
 template <class T>

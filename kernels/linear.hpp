@@ -170,7 +170,7 @@ inline __attribute__((always_inline)) void full_tile_host(const T* a, std::int64
       if (to.bias) v = v + load(to.bias + j * W);
       if (to.slope) v = v * load(to.slope + rr * to.row + j * W);
       if (to.activated) {
-        V activated, slope;
+        V activated{}, slope{};  // {}: GCC cannot see that the lane loop fills them (doubles)
         swish_and_slope(v, activated, slope);
         __builtin_memcpy(to.activated + rr * to.row + j * W, &activated, sizeof(V));
         v = slope;

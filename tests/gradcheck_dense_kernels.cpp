@@ -14,6 +14,7 @@
 #include "hnet/graph.hpp"
 #include "kernels/concat_layernorm.hpp"
 #include "kernels/edge_input_backward.hpp"
+#include "kernels/edge_input_forward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
@@ -238,37 +239,40 @@ TEST(EdgeLayerNormGradcheck, EveryElement) {
       });
 }
 
-// The edge MLP's first layer's dx and the edge input's layer norm fused in the backward
-// (kernels/edge_input_backward.hpp), with the layer's dW and dbias from linear_backward: de, dh
-// and every parameter gradient against central differences of the two forwards. Four networks
-// per thread, where the fused kernel runs.
-TEST(EdgeInputBackwardGradcheck, EveryElement) {
+// The edge input, its layer norm and the edge MLP's first layer with its swish fused each way
+// (kernels/edge_input_forward.hpp, edge_input_backward.hpp): de, dh and every parameter gradient
+// (the layer's W and bias, the layer norm's gain and bias) against central differences of the
+// fused forward, J = Σ up · swish(z), the backward given dz = up · swish′(z) from the forward's
+// slope. Four networks per thread, where the fused kernels run.
+TEST(EdgeInputLayerGradcheck, EveryElement) {
   const auto graph = hnet::build_graph(2, 3);
   const hnet::ExecSpace exec;
   const std::int64_t B = 4 * exec.concurrency(), N = graph.nodes, E = graph.edges, d = 3, C = 3 * d, Cout = 5;
   const std::int64_t off_gain = 1, off_bias = C + 2, off_w = 2 * C + 3, off_b = off_w + C * Cout + 1;
   const std::int64_t p = off_b + Cout + 2;
   ASSERT_TRUE(hk::edge_input_backward_fused(exec, B));
-  V3 e("e", B, E, d), h("h", B, N, d), y("y", B, E, C), z("z", B, E, Cout), dz("dz", B, E, Cout);
+  V3 e("e", B, E, d), h("h", B, N, d), activated("activated", B, E, Cout), slope("slope", B, E, Cout);
+  V3 dz("dz", B, E, Cout);
   V2 mean("mean", B, E), rstd("rstd", B, E), P("P", B, p);
   auto he = random_vector(e.span(), 71, 1.5, 0.3), hh = random_vector(h.span(), 72);
   auto hP = random_vector(P.span(), 73, 1.0, 0.5);
-  const auto up = random_vector(z.span(), 74);
+  const auto up = random_vector(activated.span(), 74);
   auto objective = [&]() {
     from_vector(e, he), from_vector(h, hh), from_vector(P, hP);
-    hk::edge_inputs_layernorm_forward(exec, y, mean, rstd, e, h, graph, P, off_gain, off_bias);
-    hk::linear_forward(exec, z, y, P, off_w, off_b, hk::Accumulate::no);
-    return dot(up, to_vector(z));
+    hk::edge_input_forward(exec, activated, slope, mean, rstd, e, h, graph, P, off_gain, off_bias, off_w, off_b);
+    return dot(up, to_vector(activated));
   };
   objective();
+  std::vector<double> dz_host = to_vector(slope);
+  for (std::size_t k = 0; k < dz_host.size(); ++k) dz_host[k] *= up[k];
+  from_vector(dz, dz_host);
   GradBuffer<V3> de(V3("de", B, E, d), 75), dh(V3("dh", B, N, d), 76);
   GradBuffer<V2> dP(V2("dP", B, p), 77);
-  from_vector(dz, up);
-  hk::linear_backward(exec, V3(), dP.view, dz, y, P, off_w, off_b);
-  hk::edge_input_backward(exec, de.view, dh.view, dP.view, dz, off_w, e, h, graph, P, mean, rstd, off_gain, off_bias);
-  EXPECT_EQ(check("edge_input_backward de", he, de.delta(), objective), 0);
-  EXPECT_EQ(check("edge_input_backward dh", hh, dh.delta(), objective), 0);
-  EXPECT_EQ(check("edge_input_backward dP", hP, dP.delta(), objective), 0);
+  hk::edge_input_backward(exec, de.view, dh.view, dP.view, dz, off_w, off_b, e, h, graph, P, mean, rstd, off_gain,
+                          off_bias);
+  EXPECT_EQ(check("edge_input_layer de", he, de.delta(), objective), 0);
+  EXPECT_EQ(check("edge_input_layer dh", hh, dh.delta(), objective), 0);
+  EXPECT_EQ(check("edge_input_layer dP", hP, dP.delta(), objective), 0);
 }
 
 // The latent channel's concatenation and its layer norm fused (kernels/concat_layernorm.hpp): da,

@@ -23,6 +23,7 @@
 #include "kernels/generated_mlp.hpp"
 #include "kernels/latent.hpp"
 #include "kernels/edge_input_backward.hpp"
+#include "kernels/edge_input_forward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/linear.hpp"
@@ -186,6 +187,9 @@ struct Normed {
          GradStart start = GradStart::zeroed)
       : out(alloc.act(name, rows, cols, start)), mean(alloc.view2(name + "_mean", rows)),
         rstd(alloc.view2(name + "_rstd", rows)) {}
+  // Only the statistics: a fused kernel forms the rows where it needs them.
+  Normed(Allocator<T>& alloc, const std::string& name, std::int64_t rows)
+      : mean(alloc.view2(name + "_mean", rows)), rstd(alloc.view2(name + "_rstd", rows)) {}
 };
 
 template <class T>
@@ -203,14 +207,15 @@ struct BlockActs {
   // Assigned gradients: block_backward's first writer of each is called with Accumulate::no.
   static constexpr GradStart first = GradStart::assigned;
   // fused: the edge input g and its layer norm run as one kernel (kernels/edge_layernorm.hpp), which
-  // keeps g out of memory: no views for g and its gradient. input_backward_fused: the backward of
-  // the edge MLP's first layer's dx and of that layer norm run as one kernel
-  // (kernels/edge_input_backward.hpp), which keeps the layer norm's output gradient out of memory.
+  // keeps g out of memory: no views for g and its gradient. input_layer_fused: the edge input, its
+  // layer norm and the edge MLP's first layer run as one kernel each way
+  // (kernels/edge_input_forward.hpp, edge_input_backward.hpp), which keep the layer norm's output
+  // and its gradient out of memory: of g_ln only the row statistics.
   BlockActs(Allocator<T>& a, const std::string& p, std::int64_t N, std::int64_t E, std::int64_t d, std::int64_t H,
-            bool fused, bool input_backward_fused)
+            bool fused, bool input_layer_fused)
       : g(fused ? Act<T>() : a.act(p + "g", E, 3 * d, first)), e_a1(a.act(p + "e_a1", E, 2 * d, first)),
         e_s1(a.act(p + "e_s1", E, 2 * d, GradStart::none)),
-        g_ln(a, p + "g_ln", E, 3 * d, input_backward_fused ? GradStart::none : first),
+        g_ln(input_layer_fused ? Normed<T>(a, p + "g_ln", E) : Normed<T>(a, p + "g_ln", E, 3 * d, first)),
         xq(a, p + "xq", N, d, first),
         yk(a, p + "yk", E, d, first), n_ln(a, p + "n_ln", N, d, first),
         e_mid(a.view(p + "e_mid", E, d)), h_mid(a.view(p + "h_mid", N, d)), h_out(a.view(p + "h_out", N, d)),
@@ -294,7 +299,7 @@ struct Model<T>::Impl {
   bool last_evaluated = false;
   double flops = 0.0;
   bool fuse_edge_layernorm = false;  // kernels/edge_layernorm.hpp: where a network per thread allows it
-  bool fuse_edge_input_backward = false;  // kernels/edge_input_backward.hpp: 4 networks per host thread
+  bool fuse_edge_input_layer = false;  // kernels/edge_input_{forward,backward}.hpp: 4 networks per host thread
   bool fuse_latent_concat = false;  // kernels/concat_layernorm.hpp: where a network per thread allows it
 
   // arenas: the gradient arenas' sizes from a counting pass (ignored when counting).
@@ -337,12 +342,12 @@ struct Model<T>::Impl {
     dec_dh = alloc.grad(N, d), dec_de = alloc.grad(Edges, d);
     const bool learned = s.prior == Prior::learned;
     fuse_edge_layernorm = hk::edge_layernorm_fused(exec, B);
-    fuse_edge_input_backward = hk::edge_input_backward_fused(exec, B);
+    fuse_edge_input_layer = hk::edge_input_backward_fused(exec, B);
     fuse_latent_concat = hk::concat_layernorm_fused(exec, B);
     for (std::int64_t l = 0; l < s.blocks; ++l) {
       const std::string level = std::to_string(l);
-      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
-      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_backward);
+      enc_blocks.emplace_back(alloc, "enc" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_layer);
+      dec_blocks.emplace_back(alloc, "dec" + level + "_", N, Edges, d, H, fuse_edge_layernorm, fuse_edge_input_layer);
       enc_extra_dh.push_back(alloc.grad(N, d));
       enc_extra_de.push_back(alloc.grad(Edges, d));
       node_latents.emplace_back(alloc, "lat" + level + "_nodes_", N, d, k, learned, fuse_latent_concat);
@@ -460,7 +465,14 @@ struct Model<T>::Impl {
   }
 
   // ---- graph-transformer block (model.md §5.1) ----
-  void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
+  // The edge MLP's first layer on the layer norm of the edge input [e ; h_s ; h_t].
+  void edge_input_layer_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
+    if (fuse_edge_input_layer) {
+      flops += 2.0 * static_cast<double>(B * Edges * o.edge_mlp1.in * o.edge_mlp1.out);
+      hk::edge_input_forward(exec, a.e_s1.v, a.e_a1.v, a.g_ln.mean, a.g_ln.rstd, e_in, h_in, graph, P,
+                             o.ln_edge.gain, o.ln_edge.bias, o.edge_mlp1.w, o.edge_mlp1.b);
+      return;
+    }
     if (fuse_edge_layernorm) {
       hk::edge_inputs_layernorm_forward(exec, a.g_ln.out.v, a.g_ln.mean, a.g_ln.rstd, e_in, h_in, graph, P,
                                         o.ln_edge.gain, o.ln_edge.bias);
@@ -469,6 +481,10 @@ struct Model<T>::Impl {
       layernorm(a.g_ln, a.g.v, o.ln_edge);
     }
     linear_swish(a.e_a1, a.e_s1, a.g_ln.out.v, o.edge_mlp1);
+  }
+
+  void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
+    edge_input_layer_forward(a, o, h_in, e_in);
     linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
 
     layernorm(a.xq, h_in, o.ln_q);
@@ -514,10 +530,9 @@ struct Model<T>::Impl {
     layernorm_back(dh, a.xq, h_in, o.ln_q);
 
     linear_back_through_swish(a.e_a1, de, a.e_s1, o.edge_mlp2);
-    if (fuse_edge_input_backward) {
-      linear_back(View3<T>(), a.e_a1.g, a.g_ln.out.v, o.edge_mlp1);  // dW and dbias; dx is the fused kernel's
-      hk::edge_input_backward(exec, de, dh, dP, a.e_a1.g, o.edge_mlp1.w, e_in, h_in, graph, P, a.g_ln.mean,
-                              a.g_ln.rstd, o.ln_edge.gain, o.ln_edge.bias);
+    if (fuse_edge_input_layer) {
+      hk::edge_input_backward(exec, de, dh, dP, a.e_a1.g, o.edge_mlp1.w, o.edge_mlp1.b, e_in, h_in, graph, P,
+                              a.g_ln.mean, a.g_ln.rstd, o.ln_edge.gain, o.ln_edge.bias);
       return;
     }
     linear_back(a.g_ln.out.g, a.e_a1.g, a.g_ln.out.v, o.edge_mlp1, Bias::apply, Add::no);
