@@ -8,6 +8,8 @@
 #include <string>
 
 #include "hnet/graph.hpp"
+#include "kernels/edge_input_backward.hpp"
+#include "kernels/edge_input_forward.hpp"
 #include "kernels/edge_layernorm.hpp"
 #include "kernels/gather.hpp"
 #include "kernels/layernorm.hpp"
@@ -314,6 +316,69 @@ void BM_EdgeLayerNormBackwardFused(benchmark::State& state) {
   set_counters(state, 0.0, 4.0 * c.B * c.E * (c.C + 3.0 * c.d));
 }
 BENCHMARK(BM_EdgeLayerNormBackwardFused)->Apply(sizes);
+
+// The edge input, its layer norm and the first edge-MLP layer (3d → 2d, swish), each way: the
+// fused kernels (edge_input_forward.hpp, edge_input_backward.hpp; 4 networks per thread) against
+// the kernels they replace. FLOPs: the layer's products (one forward, two backward).
+struct EdgeInputLayerCase : EdgeLayerNormCase {
+  std::int64_t Cout, off_w, off_b;
+  F3 activated, slope, dz;
+  F2 Pl, dPl;
+  explicit EdgeInputLayerCase(const benchmark::State& state) : EdgeLayerNormCase(state), Cout(2 * d) {
+    off_w = 2 * C, off_b = off_w + C * Cout;
+    activated = filled3(B, E, Cout, 0.f), slope = filled3(B, E, Cout, 0.f), dz = filled3(B, E, Cout, 1.f);
+    Pl = filled2(B, off_b + Cout, 0.01f), dPl = filled2(B, off_b + Cout, 0.f);
+  }
+  double layer_flops() const { return 2.0 * B * E * C * Cout; }
+  bool fused(benchmark::State& state) const {
+    if (hk::edge_input_backward_fused(hnet::ExecSpace(), B)) return true;
+    state.SkipWithError("the fused kernels need 4 networks per thread");
+    return false;
+  }
+};
+
+void BM_EdgeInputLayerForwardApart(benchmark::State& state) {
+  EdgeInputLayerCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_inputs_layernorm_forward(exec, c.y, c.mean, c.rstd, c.e, c.h, c.graph, c.Pl, 0, c.C);
+    hk::linear_swish_forward(exec, c.activated, c.slope, c.y, c.Pl, c.off_w, c.off_b);
+  });
+  set_counters(state, c.layer_flops(), 0.0);
+}
+BENCHMARK(BM_EdgeInputLayerForwardApart)->Apply(sizes);
+
+void BM_EdgeInputLayerForwardFused(benchmark::State& state) {
+  EdgeInputLayerCase c(state);
+  if (!c.fused(state)) return;
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_input_forward(exec, c.activated, c.slope, c.mean, c.rstd, c.e, c.h, c.graph, c.Pl, 0, c.C, c.off_w,
+                           c.off_b);
+  });
+  set_counters(state, c.layer_flops(), 0.0);
+}
+BENCHMARK(BM_EdgeInputLayerForwardFused)->Apply(sizes);
+
+void BM_EdgeInputLayerBackwardApart(benchmark::State& state) {
+  EdgeInputLayerCase c(state);
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::linear_backward(exec, c.dg, c.dPl, c.dz, c.y, c.Pl, c.off_w, c.off_b, hk::Accumulate::no);
+    hk::edge_inputs_layernorm_backward(exec, c.de, c.dh, c.dPl, c.dg, c.e, c.h, c.graph, c.Pl, c.mean, c.rstd, 0,
+                                       c.C);
+  });
+  set_counters(state, 2.0 * c.layer_flops(), 0.0);
+}
+BENCHMARK(BM_EdgeInputLayerBackwardApart)->Apply(sizes);
+
+void BM_EdgeInputLayerBackwardFused(benchmark::State& state) {
+  EdgeInputLayerCase c(state);
+  if (!c.fused(state)) return;
+  timed(state, [&](const hnet::ExecSpace& exec) {
+    hk::edge_input_backward(exec, c.de, c.dh, c.dPl, c.dz, c.off_w, c.off_b, c.e, c.h, c.graph, c.Pl, c.mean, c.rstd,
+                            0, c.C);
+  });
+  set_counters(state, 2.0 * c.layer_flops(), 0.0);
+}
+BENCHMARK(BM_EdgeInputLayerBackwardFused)->Apply(sizes);
 
 // [e ; ê] for the edge posterior (model.md §5.3).
 void BM_ConcatForward(benchmark::State& state) {
