@@ -10,6 +10,7 @@
 
 #include "gradcheck.hpp"
 #include "hnet/model.hpp"
+#include "kernels/edge_input_backward.hpp"
 #include "view_utils.hpp"
 
 namespace {
@@ -47,12 +48,11 @@ hnet::ModelShape tiny_shape(const Variant& v) {
   return s;
 }
 
-class ModelGradcheck : public ::testing::TestWithParam<Variant> {};
-
-TEST_P(ModelGradcheck, ObjectiveGradientMatchesFiniteDifferences) {
-  const Variant v = GetParam();
+// The objective's gradient for B networks at log₁₀β spread over [−2.5, −0.5]: P₀, U (fixed random
+// samples) and every φ-MLP entry against central differences.
+void expect_model_gradient(const Variant& v, std::int64_t B) {
   const hnet::HypernetLayout layout = hnet::build_layout(tiny_shape(v));
-  const std::int64_t B = 2, n = 3, m = 4, S = 5;
+  const std::int64_t n = 3, m = 4, S = 5;
   hnet::Model<double> model(layout, B, n, m, S);
 
   std::vector<double> theta = hnet::initial_theta<double>(layout, 11);
@@ -63,7 +63,8 @@ TEST_P(ModelGradcheck, ObjectiveGradientMatchesFiniteDifferences) {
 
   hnet::View1<double> theta_view("theta", theta.size()), dtheta("dtheta", theta.size());
   hnet::StepInputs in;
-  in.log10_beta = {-2.5, -0.5};
+  for (std::int64_t b = 0; b < B; ++b)
+    in.log10_beta.push_back(-2.5 + 2.0 * static_cast<double>(b) / static_cast<double>(B - 1));
   in.seed = 3, in.step = 7, in.objective = v.objective, in.use_mean = v.use_mean;
   in.kl_factor = 0.7;
   auto objective = [&]() {
@@ -88,6 +89,21 @@ TEST_P(ModelGradcheck, ObjectiveGradientMatchesFiniteDifferences) {
   EXPECT_EQ(check_gradient_at("P0", theta.data(), analytic.data(), p0, objective, tol), 0);
   EXPECT_EQ(check_gradient_at("U", theta.data(), analytic.data(), u, objective, tol), 0);
   EXPECT_EQ(check_gradient_at("phi", theta.data(), analytic.data(), phi, objective, tol), 0);
+}
+
+class ModelGradcheck : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ModelGradcheck, ObjectiveGradientMatchesFiniteDifferences) { expect_model_gradient(GetParam(), 2); }
+
+// With four networks per host thread the model runs its by-network fusions (the edge-input layer
+// each way, kernels/edge_input_{forward,backward}.hpp, besides the layer-norm fusions that two
+// networks on two threads already reach): the same check end to end on that path.
+TEST(ModelGradcheckByNetwork, ObjectiveGradientMatchesFiniteDifferences) {
+  const std::int64_t B = 4 * hnet::ExecSpace().concurrency();
+  ASSERT_TRUE(hnet::kernels::edge_input_backward_fused(hnet::ExecSpace(), B));
+  expect_model_gradient(Variant{hnet::Prior::standard, hnet::SigmaParam::bounded, hnet::Readout::edge_bilinear,
+                                hnet::Objective::log_sum, true, false},
+                        B);
 }
 
 // The model does not clear the gradient buffers whose first writer assigns them (GradStart::assigned
