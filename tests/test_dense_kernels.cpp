@@ -417,20 +417,25 @@ TEST(ConcatLayerNorm, FusedGivesTheBitsOfTheConcatAndTheLayerNorm) {
   expect_concat_layernorm_bits(816, 64, 64, true);
 }
 
-// The edge input, its layer norm and the first edge-MLP layer with its swish fused each way
-// (kernels/edge_input_forward.hpp, edge_input_backward.hpp) against edge_inputs_layernorm_forward
-// + linear_swish_forward and linear_backward (dx assigned, dW, dbias) +
+// The edge input, its layer norm and the edge MLP fused (kernels/edge_input_forward.hpp: both
+// layers, the second joining the edge stream; kernels/edge_input_backward.hpp: the first layer's
+// dx, dW, dbias and the layer norm) against edge_inputs_layernorm_forward + linear_swish_forward +
+// linear_forward (with the residual) and linear_backward (dx assigned, dW, dbias) +
 // edge_inputs_layernorm_backward, in float, four networks per thread: the same activated, slope,
-// mean and rstd, and the same de, dh and dP bits, added to non-zero buffers. d = 5 gives the layer
-// ragged tiles (15 = 12 + 3 rows of dW, 15 = 8 + 7 columns of dx) and the row sums ragged tails;
-// the second graph is the paper's (816 edges: six of dW's 128-row blocks and a ragged seventh) at
-// the paper's 3d → 2d layer shape; the third has no layer bias.
-void expect_edge_input_layer_bits(std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t Cout, bool bias) {
+// mean, rstd and e_mid, and the same de, dh and dP bits, added to non-zero buffers. d = 5 gives the
+// layer ragged tiles (15 = 12 + 3 rows of dW, 15 = 8 + 7 columns of dx, 5 of 8 columns of the second
+// layer) and the row sums ragged tails; the second graph is the paper's (816 edges: six of dW's
+// 120-row blocks and a ragged seventh) at the paper's 3d → 2d → d shapes; the third has no biases
+// and stops after the first layer.
+void expect_edge_input_layer_bits(std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t Cout, bool bias,
+                                  bool second) {
   using F3 = hnet::View3<float>;
   using F2 = hnet::View2<float>;
   const hnet::ExecSpace exec;
   const std::int64_t B = 4 * exec.concurrency(), C = 3 * d, off_gain = 2, off_bias = C + 5;
-  const std::int64_t off_w = 2 * C + 7, off_b = bias ? off_w + C * Cout + 3 : -1, p = off_w + C * Cout + Cout + 4;
+  const std::int64_t off_w = 2 * C + 7, off_b = bias ? off_w + C * Cout + 3 : -1;
+  const std::int64_t off_w2 = off_w + C * Cout + Cout + 4, off_b2 = bias ? off_w2 + Cout * d + 1 : -1;
+  const std::int64_t p = off_w2 + Cout * d + d + 2;
   const auto graph = hnet::build_graph(n, m);
   const std::int64_t N = graph.nodes, E = graph.edges;
   ASSERT_TRUE(hk::edge_input_backward_fused(exec, B));
@@ -441,35 +446,40 @@ void expect_edge_input_layer_bits(std::int64_t n, std::int64_t m, std::int64_t d
   const Vec de0 = random_vector(B * E * d, 35), dh0 = random_vector(B * N * d, 36), dP0 = random_vector(B * p, 37);
   std::vector<Vec> fused, apart;
   {
-    F3 activated("activated", B, E, Cout), slope("slope", B, E, Cout);
+    F3 activated("activated", B, E, Cout), slope("slope", B, E, Cout), e_mid("e_mid", B, E, d);
     F2 mean("mean", B, E), rstd("rstd", B, E);
     auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
     auto dP = view2<float>(dP0, B, p);
-    hk::edge_input_forward(exec, activated, slope, mean, rstd, e, h, graph, P, off_gain, off_bias, off_w, off_b);
+    hk::EdgeMlpSecondLayer<hnet::ExecSpace, float> layer2;
+    if (second) layer2 = {e_mid, e, off_w2, off_b2};
+    hk::edge_input_forward(exec, activated, slope, mean, rstd, e, h, graph, P, off_gain, off_bias, off_w, off_b,
+                           layer2);
     hk::edge_input_backward(exec, de, dh, dP, dz, off_w, off_b, e, h, graph, P, mean, rstd, off_gain, off_bias);
-    fused = {to_vector(activated), to_vector(slope), to_vector(mean), to_vector(rstd),
+    fused = {to_vector(activated), to_vector(slope), to_vector(mean), to_vector(rstd), to_vector(e_mid),
              to_vector(de),        to_vector(dh),    to_vector(dP)};
   }
   {
     F3 y("y", B, E, C), dy("dy", B, E, C), activated("activated", B, E, Cout), slope("slope", B, E, Cout);
+    F3 e_mid("e_mid", B, E, d);
     F2 mean("mean", B, E), rstd("rstd", B, E);
     auto de = view3<float>(de0, B, E, d), dh = view3<float>(dh0, B, N, d);
     auto dP = view2<float>(dP0, B, p);
     hk::edge_inputs_layernorm_forward(exec, y, mean, rstd, e, h, graph, P, off_gain, off_bias);
     hk::linear_swish_forward(exec, activated, slope, y, P, off_w, off_b);
+    if (second) hk::linear_forward(exec, e_mid, activated, P, off_w2, off_b2, hk::Accumulate::no, e);
     hk::linear_backward(exec, dy, dP, dz, y, P, off_w, off_b, hk::Accumulate::no);
     hk::edge_inputs_layernorm_backward(exec, de, dh, dP, dy, e, h, graph, P, mean, rstd, off_gain, off_bias);
-    apart = {to_vector(activated), to_vector(slope), to_vector(mean), to_vector(rstd),
+    apart = {to_vector(activated), to_vector(slope), to_vector(mean), to_vector(rstd), to_vector(e_mid),
              to_vector(de),        to_vector(dh),    to_vector(dP)};
   }
-  const char* names[] = {"activated", "slope", "mean", "rstd", "de", "dh", "dP"};
+  const char* names[] = {"activated", "slope", "mean", "rstd", "e_mid", "de", "dh", "dP"};
   for (std::size_t k = 0; k < fused.size(); ++k) EXPECT_EQ(fused[k], apart[k]) << names[k];
 }
 
-TEST(EdgeInputLayer, FusedGivesTheBitsOfTheGatherTheLayerNormAndTheLayer) {
-  expect_edge_input_layer_bits(3, 4, 5, 6, true);
-  expect_edge_input_layer_bits(16, 48, 16, 32, true);
-  expect_edge_input_layer_bits(5, 7, 4, 8, false);
+TEST(EdgeInputLayer, FusedGivesTheBitsOfTheGatherTheLayerNormAndTheMlp) {
+  expect_edge_input_layer_bits(3, 4, 5, 6, true, true);
+  expect_edge_input_layer_bits(16, 48, 16, 32, true, true);
+  expect_edge_input_layer_bits(5, 7, 4, 8, false, false);
 }
 
 TEST(Concat, ForwardPlacesBothHalves) {

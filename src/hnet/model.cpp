@@ -465,12 +465,15 @@ struct Model<T>::Impl {
   }
 
   // ---- graph-transformer block (model.md §5.1) ----
-  // The edge MLP's first layer on the layer norm of the edge input [e ; h_s ; h_t].
-  void edge_input_layer_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
+  // The edge MLP on the layer norm of the edge input [e ; h_s ; h_t], its output joining the edge
+  // stream: e_mid = e_in + MLP(LN(g)).
+  void edge_mlp_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
     if (fuse_edge_input_layer) {
-      flops += 2.0 * static_cast<double>(B * Edges * o.edge_mlp1.in * o.edge_mlp1.out);
+      for (const LinearOffsets& layer : {o.edge_mlp1, o.edge_mlp2})
+        flops += 2.0 * static_cast<double>(B * Edges * layer.in * layer.out);
       hk::edge_input_forward(exec, a.e_s1.v, a.e_a1.v, a.g_ln.mean, a.g_ln.rstd, e_in, h_in, graph, P,
-                             o.ln_edge.gain, o.ln_edge.bias, o.edge_mlp1.w, o.edge_mlp1.b);
+                             o.ln_edge.gain, o.ln_edge.bias, o.edge_mlp1.w, o.edge_mlp1.b,
+                             hk::EdgeMlpSecondLayer<ExecSpace, T>{a.e_mid, e_in, o.edge_mlp2.w, o.edge_mlp2.b});
       return;
     }
     if (fuse_edge_layernorm) {
@@ -481,11 +484,11 @@ struct Model<T>::Impl {
       layernorm(a.g_ln, a.g.v, o.ln_edge);
     }
     linear_swish(a.e_a1, a.e_s1, a.g_ln.out.v, o.edge_mlp1);
+    linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
   }
 
   void block_forward(BlockActs<T>& a, const BlockOffsets& o, const View3<T>& h_in, const View3<T>& e_in) {
-    edge_input_layer_forward(a, o, h_in, e_in);
-    linear_residual(a.e_mid, e_in, a.e_s1.v, o.edge_mlp2);
+    edge_mlp_forward(a, o, h_in, e_in);
 
     layernorm(a.xq, h_in, o.ln_q);
     layernorm(a.yk, a.e_mid, o.ln_k);
