@@ -10,9 +10,9 @@
 // The bits are those of the kernels run apart: each dx element is the same tile product
 // (tile_product on Wᵀ, the same tile shape), stored into scratch instead of memory, and the rows
 // reach the layer norm's backward in edge order, as in edge_inputs_layernorm_backward; the rebuilt
-// rows of y are the forward's (normalize_row's arithmetic), dW's tiles and final adds are
-// linear_detail::backward_dw_by_network's (its sums resume exactly, so the block size changes no
-// bit), and dbias is add_dbias_tile's.
+// rows of y are the forward's (normalize_row's arithmetic), and dW's tiles and final adds, dbias
+// included, are linear_detail::backward_dw_by_network's own functions (add_dw_rows,
+// add_dw_sums_and_dbias; the sums resume exactly, so the block size changes no bit).
 //
 // Where: the host, with 4 networks per thread (linear_backward_by_network, which implies
 // edge_layernorm_fused); elsewhere the model runs the kernels apart.
@@ -33,26 +33,20 @@ namespace edge_input_backward_detail {
 
 // The layer's dW over rows r0 … r0 + rows − 1 of one network: y's rows rebuilt into `y_rows` from
 // the regathered g and the saved mean and rstd (normalize_row's arithmetic, so the forward's bits),
-// then the tiles of linear_detail::backward_dw_by_network on them, resumed from `sums`.
+// then linear_detail::add_dw_rows on them, resumed from `sums` past the first block.
 template <int MR, int NR, class T, class V3T, class V2T, class Ends>
 KOKKOS_INLINE_FUNCTION void add_dw_block(T* sums, T* y_rows, const V3T& dz, const V3T& e, const V3T& h,
                                          const Ends& source, const Ends& target, const V2T& mean, const V2T& rstd,
                                          const T* gain, const T* bias, std::int64_t b, std::int64_t r0,
                                          std::int64_t rows) {
-  using linear_detail::clamp_tile;
-  const std::int64_t d = e.extent(2), C = 3 * d, Cout = dz.extent(2), dz_stride = dz.stride_1();
+  const std::int64_t d = e.extent(2), C = 3 * d;
   for (std::int64_t rr = 0; rr < rows; ++rr) {
     const std::int64_t k = r0 + rr;
     T* const yr = y_rows + rr * C;
     edge_layernorm_detail::gather_row(yr, &e(b, k, 0), &h(b, source(k), 0), &h(b, target(k), 0), d);
     layernorm_detail::apply_row(yr, yr, mean(b, k), rstd(b, k), gain, bias, C);
   }
-  for (std::int64_t o0 = 0; o0 < Cout; o0 += NR)
-    for (std::int64_t i0 = 0; i0 < C; i0 += MR) {
-      const linear_detail::TileOut<T> to{sums + i0 * Cout + o0, Cout, nullptr, false, nullptr};
-      linear_detail::tile_product<MR, NR>(y_rows + i0, 1, C, &dz(b, r0, o0), dz_stride, rows, clamp_tile(C - i0, MR),
-                                          clamp_tile(Cout - o0, NR), to, r0 > 0);
-    }
+  linear_detail::add_dw_rows<MR, NR>(sums, y_rows, C, &dz(b, r0, 0), dz.stride_1(), rows, C, dz.extent(2), r0 > 0);
 }
 
 template <class E, int NR, int NW, class T>
@@ -109,14 +103,7 @@ void backward_by_network(const E& exec, const V3<E, T>& de, const V3<E, T>& dh, 
           }
         }
         add_network_sums(sums, dP, dh, b, off_gain, off_bias, C, with_dh);
-        // dW and dbias last, as linear_detail::backward_dw_by_network adds them.
-        if (edges > 0) {
-          T* const to = &dP(b, off_w);
-          for (std::int64_t k = 0; k < C * Cout; ++k) to[k] += dw[k];
-        }
-        if (off_b >= 0)
-          for (std::int64_t o0 = 0; o0 < Cout; o0 += NW)
-            linear_detail::add_dbias_tile<NW, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NW), off_b);
+        linear_detail::add_dw_sums_and_dbias<NW>(dP, dy, dw, b, off_w, off_b, C, Cout);
       });
 }
 

@@ -382,6 +382,36 @@ void backward_dw_tiles(const E& exec, const V2<E, T>& dP, const V3<E, T>& dy, co
 // in L2 while every tile of W passes over them.
 constexpr std::int64_t dw_row_block = 128;
 
+// One network's dW sums over a block of `rows` rows, every tile of W in turn: sums[i·Cout + o]
+// (like W, [Cin][Cout]) += Σ_r x[r·x_stride + i] · dy[r·dy_stride + o], the tiles' sums resumed from
+// `sums` when `resume` (every block but the first; exact, so the block size changes no bit).
+template <int MR, int NR, class T>
+KOKKOS_INLINE_FUNCTION void add_dw_rows(T* sums, const T* x, std::int64_t x_stride, const T* dy,
+                                        std::int64_t dy_stride, std::int64_t rows, std::int64_t Cin, std::int64_t Cout,
+                                        bool resume) {
+  for (std::int64_t o0 = 0; o0 < Cout; o0 += NR)
+    for (std::int64_t i0 = 0; i0 < Cin; i0 += MR) {
+      const TileOut<T> to{sums + i0 * Cout + o0, Cout, nullptr, false, nullptr};
+      tile_product<MR, NR>(x + i0, 1, x_stride, dy + o0, dy_stride, rows, clamp_tile(Cin - i0, MR),
+                           clamp_tile(Cout - o0, NR), to, resume);
+    }
+}
+
+// The end of network b's dW by network: dW += sums (when there were rows), then dbias += Σ_r dy
+// (when off_b ≥ 0).
+template <int NR, class T, class DPView, class DyView>
+KOKKOS_INLINE_FUNCTION void add_dw_sums_and_dbias(const DPView& dP, const DyView& dy, const T* sums, std::int64_t b,
+                                                  std::int64_t off_w, std::int64_t off_b, std::int64_t Cin,
+                                                  std::int64_t Cout) {
+  if (dy.extent(1) > 0) {
+    T* const dw = &dP(b, off_w);
+    for (std::int64_t k = 0; k < Cin * Cout; ++k) dw[k] += sums[k];
+  }
+  if (off_b >= 0)
+    for (std::int64_t o0 = 0; o0 < Cout; o0 += NR)
+      add_dbias_tile<NR, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NR), off_b);
+}
+
 // dW on the host when there are networks enough for the threads (4 per thread): one team (one
 // thread) per network takes the rows a block at a time and, within a block, every tile of W, so x
 // and dy are read from memory once per network instead of once per tile of output channels (x is
@@ -397,28 +427,15 @@ void backward_dw_by_network(const E& exec, const V2<E, T>& dP, const V3<E, T>& d
   using Scratch = Kokkos::View<T*, typename E::scratch_memory_space, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
   const std::int64_t B = x.extent(0), R = x.extent(1), Cin = x.extent(2), Cout = dy.extent(2);
   const std::int64_t x_stride = x.stride_1(), dy_stride = dy.stride_1();
-  const std::int64_t in_tiles = (Cin + MR - 1) / MR, out_tiles = (Cout + NR - 1) / NR;
   const Policy policy = Policy(exec, B, 1).set_scratch_size(1, Kokkos::PerTeam(Scratch::shmem_size(Cin * Cout)));
   Kokkos::parallel_for(
       "hnet::linear_backward::dw_dbias", policy, KOKKOS_LAMBDA(const Member& team) {
         const std::int64_t b = team.league_rank();
         const Scratch sums(team.team_scratch(1), Cin * Cout);  // like W: [Cin][Cout]
-        for (std::int64_t r0 = 0; r0 < R; r0 += dw_row_block) {
-          const std::int64_t rows = clamp_tile(R - r0, dw_row_block);
-          for (std::int64_t o0 = 0; o0 < out_tiles * NR; o0 += NR)
-            for (std::int64_t i0 = 0; i0 < in_tiles * MR; i0 += MR) {
-              const std::int64_t ni = clamp_tile(Cin - i0, MR), nc = clamp_tile(Cout - o0, NR);
-              const TileOut<T> to{&sums(i0 * Cout + o0), Cout, nullptr, false, nullptr};
-              tile_product<MR, NR>(&x(b, r0, i0), 1, x_stride, &dy(b, r0, o0), dy_stride, rows, ni, nc, to, r0 > 0);
-            }
-        }
-        if (R > 0) {
-          T* const dw = &dP(b, off_w);
-          for (std::int64_t k = 0; k < Cin * Cout; ++k) dw[k] += sums(k);
-        }
-        if (off_b >= 0)
-          for (std::int64_t o0 = 0; o0 < Cout; o0 += NR)
-            add_dbias_tile<NR, T>(dP, dy, b, o0, clamp_tile(Cout - o0, NR), off_b);
+        for (std::int64_t r0 = 0; r0 < R; r0 += dw_row_block)
+          add_dw_rows<MR, NR>(sums.data(), &x(b, r0, 0), x_stride, &dy(b, r0, 0), dy_stride,
+                              clamp_tile(R - r0, dw_row_block), Cin, Cout, r0 > 0);
+        add_dw_sums_and_dbias<NR>(dP, dy, sums.data(), b, off_w, off_b, Cin, Cout);
       });
 }
 
